@@ -1,0 +1,73 @@
+import type { EngineEvent } from '../../shared/events.js';
+import { EventBus } from '../engine/events/eventBus.js';
+import type { LoadedJob } from '../engine/job/loadJob.js';
+import { runMigration } from '../engine/run/migration.js';
+import { stateDirFor } from '../engine/run/stateDir.js';
+import { verifyJob } from '../engine/verify/verifier.js';
+import { ProgressView } from './progressView.js';
+import { formatRunSummary, formatVerifySummary } from './summary.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+
+/** Subscribes the right view: NDJSON events, or progress bars / lines. */
+function attachOutput(bus: EventBus, json: boolean): ProgressView | null {
+  if (json) {
+    bus.on((event: EngineEvent) => process.stdout.write(`${JSON.stringify(event)}\n`));
+    return null;
+  }
+  const view = new ProgressView(process.stderr.isTTY ? process.stderr : process.stdout);
+  bus.on((event) => view.handle(event));
+  return view;
+}
+
+/** First Ctrl-C stops cleanly (checkpoint saved); a second one leaves at once. */
+function interruptible(): AbortController {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\nStopping after the keys in flight (Ctrl-C again to quit now)...\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller;
+}
+
+export interface RunCommandOptions {
+  resume: boolean;
+  json: boolean;
+  stateDir?: string;
+}
+
+/** `ferry run`: migrates, shows progress, prints the summary; returns the exit code. */
+export async function runCommand(loaded: LoadedJob, opts: RunCommandOptions): Promise<number> {
+  const stateDir = stateDirFor(loaded.job.name, loaded.path, opts.stateDir);
+  const bus = new EventBus();
+  const view = attachOutput(bus, opts.json);
+  const started = Date.now();
+  const result = await runMigration(loaded, { resume: opts.resume, stateDir, signal: interruptible().signal }, bus);
+  view?.finish();
+  if (!opts.json) process.stdout.write(`${formatRunSummary(result, Date.now() - started)}\n`);
+  return result.outcome === 'done' ? EXIT_OK : EXIT_FAILED;
+}
+
+export interface VerifyCommandOptions {
+  json: boolean;
+  ttlToleranceMs: number;
+  stateDir?: string;
+}
+
+/** `ferry verify`: compares, prints the summary and first differences; returns the exit code. */
+export async function verifyCommand(loaded: LoadedJob, opts: VerifyCommandOptions): Promise<number> {
+  const stateDir = stateDirFor(loaded.job.name, loaded.path, opts.stateDir);
+  const bus = new EventBus();
+  const view = attachOutput(bus, opts.json);
+  const started = Date.now();
+  const result = await verifyJob(loaded, { stateDir, ttlToleranceMs: opts.ttlToleranceMs }, bus);
+  view?.finish();
+  if (!opts.json) process.stdout.write(`${formatVerifySummary(result, Date.now() - started)}\n`);
+  const d = result.differences;
+  return d.missing + d.type + d.value + d.ttl === 0 ? EXIT_OK : EXIT_FAILED;
+}

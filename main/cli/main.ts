@@ -1,0 +1,99 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+import { JobFileError, loadJobFile } from '../engine/job/loadJob.js';
+import { ResumeError } from '../engine/run/migration.js';
+import { UnsupportedError } from '../engine/run/openEndpoints.js';
+import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, runCommand, verifyCommand } from './commands.js';
+import { runDemo } from './demo.js';
+
+const USAGE = `Ferry moves Redis data between servers, data centers and clouds.
+
+Usage:
+  ferry run JOB [--resume] [--json] [--state-dir DIR]
+      Copy every selected key of every source in the job file into the target.
+      --resume     continue from the last checkpoint of this job
+      --json       print engine events as NDJSON instead of progress bars
+  ferry verify JOB [--json] [--ttl-tolerance MS] [--state-dir DIR]
+      Compare every selected source key with the target (type, value, TTL).
+      --ttl-tolerance  TTLs may differ by this many ms (default 1000)
+  ferry demo [--keep] [--json]
+      Start a local sandbox (3 legacy sources, a 3-node cluster target), migrate, verify.
+      --keep       leave the sandbox servers running and print how to reach them
+  ferry help
+
+Exit codes: 0 success, 1 failed or differences found, 2 bad input.
+State (checkpoints, skipped-key journal, reports): $FERRY_STATE_DIR, else ~/.local/state/ferry.`;
+
+/** Bad command line or job: exit 2. */
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run':
+      return cmdRun(rest);
+    case 'verify':
+      return cmdVerify(rest);
+    case 'demo':
+      return cmdDemo(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? EXIT_BAD_INPUT : EXIT_OK;
+    default:
+      throw new UsageError(`unknown command "${command}"; try: ferry help`);
+  }
+}
+
+function parse(args: string[], options: ParseArgsOptionsConfig, positionals: number) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; try: ferry help`);
+  }
+  if (parsed.positionals.length !== positionals) {
+    throw new UsageError(positionals === 1 ? 'give one job file, e.g. ferry run job.yaml' : `unexpected argument "${parsed.positionals[0]}"`);
+  }
+  return parsed;
+}
+
+async function cmdRun(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { resume: { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } }, 1);
+  const loaded = await loadJobFile(positionals[0]);
+  return runCommand(loaded, { resume: Boolean(values.resume), json: Boolean(values.json), stateDir: values['state-dir'] as string | undefined });
+}
+
+async function cmdVerify(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { json: { type: 'boolean' }, 'ttl-tolerance': { type: 'string' }, 'state-dir': { type: 'string' } },
+    1,
+  );
+  const tolerance = values['ttl-tolerance'] === undefined ? 1000 : Number(values['ttl-tolerance']);
+  if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--ttl-tolerance must be a number of milliseconds >= 0, got "${String(values['ttl-tolerance'])}"`);
+  const loaded = await loadJobFile(positionals[0]);
+  return verifyCommand(loaded, { json: Boolean(values.json), ttlToleranceMs: tolerance, stateDir: values['state-dir'] as string | undefined });
+}
+
+async function cmdDemo(args: string[]): Promise<number> {
+  const { values } = parse(args, { keep: { type: 'boolean' }, json: { type: 'boolean' } }, 0);
+  return runDemo({ keep: Boolean(values.keep), json: Boolean(values.json) });
+}
+
+function exitCodeFor(err: unknown): number {
+  return err instanceof JobFileError || err instanceof UsageError || err instanceof ResumeError || err instanceof UnsupportedError ? EXIT_BAD_INPUT : EXIT_FAILED;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`ferry: ${message}\n`);
+    if (process.env.FERRY_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exit(exitCodeFor(err));
+  },
+);

@@ -1,0 +1,100 @@
+import type { EngineEvent, EngineEventOf } from '../../shared/events.js';
+import { formatBytes, formatCount, formatDuration } from './format.js';
+
+/**
+ * Draws engine events for a person. On a TTY: one live progress bar per source, redrawn in place.
+ * Otherwise: a line per stage change and a progress line per source every few seconds.
+ */
+export class ProgressView {
+  private readonly latest = new Map<string, EngineEventOf<'progress'>>();
+  private readonly stages = new Map<string, string>();
+  private drawnLines = 0;
+  private lastPlainLine = 0;
+  private lastDraw = 0;
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly tty = Boolean(out.isTTY),
+  ) {}
+
+  handle(event: EngineEvent): void {
+    switch (event.type) {
+      case 'run-started':
+        this.line(`${event.resumed ? 'Resuming' : 'Running'} job ${event.job}: ${event.sources.length} source(s) -> ${event.target}`);
+        break;
+      case 'source-stage':
+        this.stages.set(event.source, event.stage);
+        if (!this.tty) this.line(`${event.source}: ${event.stage}${event.message ? ` (${event.message})` : ''}`);
+        else this.draw(true);
+        break;
+      case 'progress':
+        this.latest.set(event.source, event);
+        if (this.tty) this.draw(false);
+        else if (Date.now() - this.lastPlainLine > 5000) {
+          this.lastPlainLine = Date.now();
+          for (const p of this.latest.values()) this.line(describeProgress(p));
+        }
+        break;
+      case 'key-error':
+        this.line(`error: ${event.source} db ${event.db} key 0x${event.keyHex.slice(0, 80)}: ${event.message}`);
+        break;
+      case 'warning':
+        this.line(`warning: ${event.source ? `${event.source}: ` : ''}${event.message}`);
+        break;
+      case 'run-finished':
+        if (this.tty) this.draw(true);
+        break;
+      case 'verify-progress':
+        if (this.tty && Date.now() - this.lastDraw > 200) {
+          this.lastDraw = Date.now();
+          this.clear();
+          const pct = event.total ? Math.min(100, (100 * event.compared) / event.total) : 0;
+          this.out.write(`verifying ${event.source}: ${formatCount(event.compared)}/${formatCount(event.total)} keys (${pct.toFixed(0)}%), ${formatCount(event.differences)} differ\n`);
+          this.drawnLines = 1;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Leaves the bars where they are, so what follows prints below them. */
+  finish(): void {
+    if (this.tty && this.latest.size) this.draw(true);
+    this.drawnLines = 0;
+  }
+
+  private line(text: string): void {
+    this.clear();
+    this.out.write(`${text}\n`);
+    if (this.tty) this.draw(true);
+  }
+
+  private clear(): void {
+    if (!this.tty || this.drawnLines === 0) return;
+    this.out.write(`\x1b[${this.drawnLines}A\x1b[0J`);
+    this.drawnLines = 0;
+  }
+
+  private draw(force: boolean): void {
+    if (!force && Date.now() - this.lastDraw < 100) return;
+    this.lastDraw = Date.now();
+    this.clear();
+    const rows = [...this.latest.values()].map((p) => bar(p, this.stages.get(p.source)));
+    if (rows.length) this.out.write(`${rows.join('\n')}\n`);
+    this.drawnLines = rows.length;
+  }
+}
+
+function bar(p: EngineEventOf<'progress'>, stage: string | undefined): string {
+  const width = 24;
+  const fraction = p.total > 0 ? Math.min(1, p.counts.scanned / p.total) : stage === 'done' ? 1 : 0;
+  const filled = Math.round(fraction * width);
+  const eta = stage === 'done' ? 'done' : `ETA ${formatDuration(p.etaMs)}`;
+  return `${p.source.padEnd(14)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatCount(p.counts.scanned)}/${formatCount(p.total)} keys  ${formatCount(p.keysPerSec)} keys/s  ${formatBytes(p.bytesPerSec)}/s  ${eta}`;
+}
+
+function describeProgress(p: EngineEventOf<'progress'>): string {
+  const pct = p.total > 0 ? Math.min(100, (100 * p.counts.scanned) / p.total) : 0;
+  return `${p.source}: ${formatCount(p.counts.scanned)}/${formatCount(p.total)} keys (${pct.toFixed(0)}%), ${formatCount(p.keysPerSec)} keys/s, ETA ${formatDuration(p.etaMs)}`;
+}

@@ -1,0 +1,282 @@
+import type { Arg } from '../resp/commandEncoder.js';
+import { ConnectionError, RedisConnection, type ReplyCallback } from '../resp/connection.js';
+import { ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
+import { keySlot, SLOTS } from '../keys/hashSlot.js';
+import { EndpointError } from './endpointError.js';
+import { parseRedisUrl, type RedisAddress } from './redisUrl.js';
+import { factsFromInfo, parseInfo, type ServerFacts } from './serverFacts.js';
+
+export interface EndpointSpec {
+  /** `source` or `target`: only used in messages. */
+  role: 'source' | 'target';
+  name: string;
+  url: string;
+  /** true: must be a cluster; false/undefined: detected. */
+  cluster?: boolean;
+}
+
+export interface ClusterNode {
+  host: string;
+  port: number;
+  /** Inclusive slot ranges this master serves. */
+  slots: Array<[number, number]>;
+}
+
+const MAX_REDIRECTS = 8;
+
+/**
+ * One Redis deployment (standalone server or cluster) as the engine uses it: connections per db or
+ * per node, the server's facts, and routing of key commands to the server that holds the key.
+ */
+export class Endpoint {
+  readonly label: string;
+  /** Standalone: one connection per db, opened by `useDbs`. */
+  private readonly dbConnections = new Map<number, RedisConnection>();
+  /** Cluster: one connection per node address `host:port`. */
+  private readonly nodeConnections = new Map<string, Promise<RedisConnection>>();
+  private readonly openNodes = new Map<string, RedisConnection>();
+  private readonly slotOwner: Array<RedisConnection | undefined> = new Array(SLOTS);
+  private closed = false;
+  /** Target clock minus local clock, in ms (for absolute TTLs written with ABSTTL). */
+  clockOffsetMs = 0;
+  masters: ClusterNode[] = [];
+
+  private constructor(
+    readonly spec: EndpointSpec,
+    readonly address: RedisAddress,
+    readonly facts: ServerFacts,
+    private readonly control: RedisConnection,
+  ) {
+    this.label = describe(spec, address);
+  }
+
+  get isCluster(): boolean {
+    return this.facts.clusterEnabled;
+  }
+
+  static async open(spec: EndpointSpec): Promise<Endpoint> {
+    let address: RedisAddress;
+    try {
+      address = parseRedisUrl(spec.url);
+    } catch (err) {
+      throw new EndpointError(`${spec.role} ${spec.name}`, `${spec.role} ${spec.name}: bad URL: ${(err as Error).message}`);
+    }
+    const label = describe(spec, address);
+    const control = await connectTo(label, address, address.host, address.port, address.db);
+    try {
+      const info = parseInfo(replyText(await call(control, label, ['INFO'])));
+      const facts = factsFromInfo(info);
+      if (spec.cluster === true && !facts.clusterEnabled) {
+        throw new EndpointError(label, `${label}: the job says cluster: true, but this server is not in cluster mode (cluster_enabled:0); remove "cluster: true" or point the URL at a cluster node`);
+      }
+      if (facts.clusterEnabled && address.db !== 0) {
+        throw new EndpointError(label, `${label}: a cluster has only db 0, but the URL selects db ${address.db}; remove the /${address.db} from the URL`);
+      }
+      const endpoint = new Endpoint(spec, address, facts, control);
+      await endpoint.measureClock();
+      if (facts.clusterEnabled) await endpoint.loadClusterSlots();
+      else endpoint.dbConnections.set(address.db, control);
+      return endpoint;
+    } catch (err) {
+      control.close();
+      throw err;
+    }
+  }
+
+  /** Opens a connection per db (standalone) so `send` can address them. */
+  async useDbs(dbs: Iterable<number>): Promise<void> {
+    for (const db of dbs) {
+      if (this.isCluster) {
+        if (db !== 0) throw new EndpointError(this.label, `${this.label}: a cluster has only db 0, but db ${db} is needed; map it to 0 with options.dbs (e.g. dbs: { "${db}": 0 })`);
+        continue;
+      }
+      if (!this.dbConnections.has(db)) {
+        this.dbConnections.set(db, await connectTo(this.label, this.address, this.address.host, this.address.port, db));
+      }
+    }
+  }
+
+  /** A connection for commands that are not about one key (SCAN, INFO) on a standalone db. */
+  dbConnection(db: number): RedisConnection {
+    const conn = this.dbConnections.get(db);
+    if (!conn) throw new Error(`${this.label}: db ${db} was not opened (useDbs)`);
+    return conn;
+  }
+
+  /** A connection to one cluster node (opened on first use). */
+  nodeConnection(host: string, port: number): Promise<RedisConnection> {
+    const key = `${host}:${port}`;
+    let pending = this.nodeConnections.get(key);
+    if (!pending) {
+      pending = connectTo(this.label, this.address, host, port, 0).then((conn) => {
+        this.openNodes.set(key, conn);
+        return conn;
+      });
+      this.nodeConnections.set(key, pending);
+      pending.catch(() => this.nodeConnections.delete(key));
+    }
+    return pending;
+  }
+
+  /** Sends a command about `key` to the server that holds it, following MOVED and ASK redirects. */
+  send(db: number, key: Buffer, args: readonly Arg[], callback: ReplyCallback): void {
+    if (!this.isCluster) {
+      this.dbConnection(db).send(args, callback);
+      return;
+    }
+    const slot = keySlot(key);
+    const owner = this.slotOwner[slot];
+    if (!owner) {
+      callback(new ReplyError(`CLUSTERDOWN ${this.label}: no node serves slot ${slot}`));
+      return;
+    }
+    owner.send(args, (reply) => this.followRedirect(reply, slot, args, callback, 0));
+  }
+
+  call(db: number, key: Buffer, ...args: Arg[]): Promise<Reply> {
+    return new Promise((resolve, reject) =>
+      this.send(db, key, args, (reply) => (reply instanceof ReplyError ? reject(reply) : resolve(reply))),
+    );
+  }
+
+  /** Waits until every connection has answered everything sent so far. */
+  async drain(): Promise<void> {
+    const conns = this.isCluster ? [...this.openNodes.values()] : [...this.dbConnections.values()];
+    await Promise.all(conns.map((c) => c.drain()));
+  }
+
+  /** Commands sent and not answered yet, over all connections. */
+  get inFlight(): number {
+    let n = 0;
+    for (const c of this.isCluster ? this.openNodes.values() : this.dbConnections.values()) n += c.inFlight;
+    return n;
+  }
+
+  /** A control command (INFO, TIME, CONFIG…) on the URL's own server. */
+  command(...args: Arg[]): Promise<Reply> {
+    return call(this.control, this.label, args);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.control.close();
+    for (const c of this.dbConnections.values()) c.close();
+    for (const c of this.openNodes.values()) c.close();
+  }
+
+  private followRedirect(reply: Reply, slot: number, args: readonly Arg[], callback: ReplyCallback, hops: number): void {
+    if (!(reply instanceof ReplyError) || hops >= MAX_REDIRECTS) return callback(reply);
+    const code = reply.code;
+    if (code !== 'MOVED' && code !== 'ASK' && code !== 'TRYAGAIN') return callback(reply);
+    if (code === 'TRYAGAIN') {
+      // A multi-key operation met a slot in migration: try again shortly.
+      setTimeout(() => {
+        const owner = this.slotOwner[slot];
+        if (!owner) return callback(reply);
+        owner.send(args, (r) => this.followRedirect(r, slot, args, callback, hops + 1));
+      }, 50);
+      return;
+    }
+    const [, , where] = reply.message.split(' ');
+    const colon = where.lastIndexOf(':');
+    const host = where.slice(0, colon) || this.address.host;
+    const port = Number(where.slice(colon + 1));
+    this.nodeConnection(host, port).then(
+      (conn) => {
+        if (code === 'MOVED') {
+          this.slotOwner[slot] = conn;
+          conn.send(args, (r) => this.followRedirect(r, slot, args, callback, hops + 1));
+        } else {
+          conn.send(['ASKING'], () => {});
+          conn.send(args, (r) => this.followRedirect(r, slot, args, callback, hops + 1));
+        }
+      },
+      (err: Error) => callback(new ReplyError(`ERR ${err.message}`)),
+    );
+  }
+
+  private async measureClock(): Promise<void> {
+    const before = Date.now();
+    const reply = replyArray(await this.command('TIME').catch(() => null));
+    const after = Date.now();
+    if (!reply) return;
+    const serverMs = Number(replyText(reply[0])) * 1000 + Math.floor(Number(replyText(reply[1])) / 1000);
+    this.clockOffsetMs = Math.round(serverMs - (before + after) / 2);
+  }
+
+  private async loadClusterSlots(): Promise<void> {
+    const ranges = replyArray(await this.command('CLUSTER', 'SLOTS'));
+    const byAddress = new Map<string, ClusterNode>();
+    for (const range of ranges) {
+      const [from, to, master] = replyArray(range);
+      const [hostReply, portReply] = replyArray(master);
+      // An empty host means "the address you reached me at".
+      const host = replyText(hostReply) || this.address.host;
+      const port = Number(portReply);
+      const key = `${host}:${port}`;
+      let node = byAddress.get(key);
+      if (!node) byAddress.set(key, (node = { host, port, slots: [] }));
+      node.slots.push([Number(from), Number(to)]);
+    }
+    this.masters = [...byAddress.values()];
+    if (this.masters.length === 0) throw new EndpointError(this.label, `${this.label}: the cluster serves no slots yet; finish its set-up (redis-cli --cluster create) first`);
+    for (const node of this.masters) {
+      const conn = await this.nodeConnection(node.host, node.port);
+      for (const [from, to] of node.slots) for (let s = from; s <= to; s++) this.slotOwner[s] = conn;
+    }
+  }
+}
+
+function describe(spec: EndpointSpec, address: RedisAddress): string {
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return spec.role === 'target' ? `target (${host}:${address.port})` : `source ${spec.name} (${host}:${address.port})`;
+}
+
+async function call(conn: RedisConnection, label: string, args: readonly Arg[]): Promise<Reply> {
+  try {
+    return await conn.call(...args);
+  } catch (err) {
+    throw explainReplyError(label, args, err);
+  }
+}
+
+/** Turns a server's refusal into a message that names the endpoint, the command and the fix. */
+export function explainReplyError(label: string, args: readonly Arg[], err: unknown): Error {
+  if (!(err instanceof ReplyError)) return err instanceof Error ? err : new Error(String(err));
+  const command = String(args[0]).toUpperCase();
+  const msg = err.message;
+  if (err.code === 'NOAUTH') return new EndpointError(label, `${label}: the server requires a password; put it in the URL (redis://:PASSWORD@host:port, or redis://${'${env:NAME}'} style)`);
+  if (err.code === 'WRONGPASS' || /invalid (username-password|password)/i.test(msg)) return new EndpointError(label, `${label}: authentication failed (${msg.split(' ')[0]}); check the user and password in the URL`);
+  if (err.code === 'NOPERM') return new EndpointError(label, `${label}: the user may not run ${command} (${msg}); grant it in the ACL or use another user`);
+  if (/unknown command/i.test(msg)) return new EndpointError(label, `${label}: the server refuses ${command} (${msg}); the provider may have renamed or disabled it`);
+  return new EndpointError(label, `${label}: ${command} failed: ${msg}`);
+}
+
+async function connectTo(label: string, address: RedisAddress, host: string, port: number, db: number): Promise<RedisConnection> {
+  let conn: RedisConnection;
+  try {
+    conn = await RedisConnection.connect({ host, port, tls: address.tls, label });
+  } catch (err) {
+    if (err instanceof ConnectionError) throw new EndpointError(label, err.message);
+    throw err;
+  }
+  try {
+    if (address.password !== undefined || address.username !== undefined) {
+      const args: Arg[] = address.username ? ['AUTH', address.username, address.password ?? ''] : ['AUTH', address.password ?? ''];
+      try {
+        await conn.call(...args);
+      } catch (err) {
+        // A password given to a server that needs none is harmless: carry on.
+        if (!(err instanceof ReplyError && /without any password configured/i.test(err.message))) throw err;
+      }
+    }
+    await conn.call('CLIENT', 'SETNAME', 'ferry').catch(() => undefined);
+    if (db !== 0) await conn.call('SELECT', db);
+    else await conn.call('PING');
+    return conn;
+  } catch (err) {
+    conn.close();
+    throw explainReplyError(label, ['AUTH'], err);
+  }
+}

@@ -1,0 +1,177 @@
+import type { KeyCounts } from '../../../shared/events.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import { explainReplyError } from '../endpoints/endpoint.js';
+import type { KeyFilter } from '../filters/keyFilter.js';
+import { payloadType, type KeyType } from '../keys/keyTypes.js';
+import type { RedisConnection } from '../resp/connection.js';
+import { CONNECTION_LOST, ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
+import { CursorTracker, type Page } from './cursorTracker.js';
+
+/** One key as read from a source: its DUMP payload and its absolute expiry on the local clock. */
+export interface SourceEntry {
+  db: number;
+  key: Buffer;
+  payload: Buffer;
+  type: KeyType;
+  /** Unix ms on this machine's clock; 0 = no TTL. */
+  expireAt: number;
+  page: Page;
+}
+
+export interface ScanReaderOptions {
+  endpoint: Endpoint;
+  db: number;
+  /** For a cluster source: the master whose keys this reader scans. */
+  node?: { host: string; port: number };
+  filter: KeyFilter;
+  startCursor: string;
+  /** The reader never holds more than this many read-but-unwritten keys / bytes. */
+  budget: { keys: number; bytes: number };
+  counts: KeyCounts;
+  /** Hands an entry on; the consumer calls `reader.finish(entry)` once it is dealt with. */
+  onEntry(entry: SourceEntry): void;
+  /** A key that could not be read (not fatal). */
+  onKeyError(key: Buffer, message: string): void;
+}
+
+const MIN_COUNT = 10;
+const MAX_COUNT = 20_000;
+/** Pages of about this many keys keep the pipelines full without making any one SCAN expensive. */
+const PAGE_KEYS = 500;
+/** A SCAN slower than this (server busy or a sparse keyspace) gets a smaller COUNT. */
+const SLOW_SCAN_MS = 10;
+
+/**
+ * Reads one db of one source node: SCAN pages, then PTTL + DUMP per key, pipelined. The next SCAN
+ * goes out before the current page's DUMPs so the connection never idles, and no SCAN is sent while
+ * the read-but-unwritten work exceeds the budget (back-pressure from the writer).
+ */
+export class ScanReader {
+  readonly tracker: CursorTracker;
+  private count = 100;
+  private inFlightKeys = 0;
+  private inFlightBytes = 0;
+  private nextCursor: string | null;
+  private scanPending = false;
+  private stopped = false;
+  private conn!: RedisConnection;
+  private settle!: { resolve: () => void; reject: (err: Error) => void };
+
+  constructor(private readonly opts: ScanReaderOptions) {
+    this.tracker = new CursorTracker(opts.startCursor);
+    this.nextCursor = opts.startCursor;
+  }
+
+  /** Resolves when every key of the db has been read and finished; rejects on a fatal error. */
+  async run(): Promise<void> {
+    const { endpoint, db, node } = this.opts;
+    this.conn = node ? await endpoint.nodeConnection(node.host, node.port) : endpoint.dbConnection(db);
+    return new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+      this.pump();
+    });
+  }
+
+  /** Stops sending SCANs; what is in flight still finishes. */
+  stop(): void {
+    this.stopped = true;
+    this.checkDone();
+  }
+
+  /** The consumer is done with an entry: frees its share of the budget. */
+  finish(entry: SourceEntry): void {
+    this.inFlightKeys--;
+    this.inFlightBytes -= entry.payload.length;
+    entry.page.release();
+    this.checkDone();
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.stopped || this.scanPending || this.nextCursor === null) return;
+    if (this.inFlightKeys >= this.opts.budget.keys || this.inFlightBytes >= this.opts.budget.bytes) return;
+    const cursor = this.nextCursor;
+    const args: Array<string | number> = ['SCAN', cursor];
+    if (this.opts.filter.scanMatch !== undefined) args.push('MATCH', this.opts.filter.scanMatch);
+    args.push('COUNT', this.count);
+    this.scanPending = true;
+    const sentAt = performance.now();
+    const wasIdle = this.conn.inFlight === 0;
+    this.conn.send(args, (reply) => this.onPage(reply, performance.now() - sentAt, wasIdle));
+  }
+
+  private onPage(reply: Reply, ms: number, wasIdle: boolean): void {
+    this.scanPending = false;
+    if (reply instanceof ReplyError) return this.fail(reply, ['SCAN']);
+    const [cursorReply, keysReply] = replyArray(reply);
+    const cursor = replyText(cursorReply);
+    const keys = replyArray(keysReply) as Buffer[];
+    this.adaptCount(keys.length, ms, wasIdle);
+    this.nextCursor = cursor === '0' ? null : cursor;
+    const page = this.tracker.openPage(cursor);
+    // Ask for the next page first: its reply queues behind this page's DUMPs, keeping the pipe full.
+    const selected = keys.filter((key) => this.opts.filter.matchesKey(key));
+    this.opts.counts.scanned += selected.length;
+    this.inFlightKeys += selected.length;
+    this.pump();
+    for (const key of selected) this.readKey(key, page);
+    page.seal();
+    this.checkDone();
+  }
+
+  private readKey(key: Buffer, page: Page): void {
+    const { endpoint, db, counts } = this.opts;
+    page.hold();
+    let pttl: Reply = -1;
+    const abandon = () => {
+      this.inFlightKeys--;
+      page.release();
+      this.pump();
+    };
+    endpoint.send(db, key, ['PTTL', key], (reply) => (pttl = reply));
+    endpoint.send(db, key, ['DUMP', key], (reply) => {
+      const readAt = Date.now();
+      // PTTL's reply has arrived too: replies come in order on the key's connection.
+      const failed = reply instanceof ReplyError ? reply : pttl instanceof ReplyError ? pttl : null;
+      if (failed) {
+        const command = reply instanceof ReplyError ? 'DUMP' : 'PTTL';
+        abandon();
+        if (failed.code === CONNECTION_LOST || /unknown command|NOPERM/i.test(failed.message)) return this.fail(failed, [command]);
+        counts.errors++;
+        return this.opts.onKeyError(key, `${command} failed: ${failed.message}`);
+      }
+      if (reply === null || pttl === -2) {
+        counts.vanished++;
+        return abandon();
+      }
+      const payload = reply as Buffer;
+      const type = payloadType(payload);
+      if (type === 'module' || type === 'unknown') {
+        counts.errors++;
+        this.opts.onKeyError(key, `holds a ${type === 'module' ? 'module' : `type ${payload[0]}`} value, which Ferry cannot copy`);
+        return abandon();
+      }
+      if (!this.opts.filter.matchesType(type)) {
+        counts.filtered++;
+        return abandon();
+      }
+      this.inFlightBytes += payload.length;
+      this.opts.onEntry({ db, key, payload, type, expireAt: typeof pttl === 'number' && pttl >= 0 ? readAt + pttl : 0, page });
+    });
+  }
+
+  private adaptCount(returned: number, ms: number, wasIdle: boolean): void {
+    if (wasIdle && ms > SLOW_SCAN_MS) this.count = Math.max(MIN_COUNT, this.count >> 1);
+    else if (returned < PAGE_KEYS / 2) this.count = Math.min(MAX_COUNT, this.count * 2);
+    else if (returned > PAGE_KEYS * 2) this.count = Math.max(MIN_COUNT, this.count >> 1);
+  }
+
+  private checkDone(): void {
+    if (this.tracker.complete || (this.stopped && this.inFlightKeys === 0 && !this.scanPending)) this.settle?.resolve();
+  }
+
+  private fail(err: ReplyError, args: string[]): void {
+    this.stopped = true;
+    this.settle?.reject(explainReplyError(this.opts.endpoint.label, args, err));
+  }
+}

@@ -1,0 +1,183 @@
+import path from 'node:path';
+import { addCounts, emptyCounts, type KeyCounts } from '../../../shared/events.js';
+import { redactUrl, type Job } from '../../../shared/job.js';
+import { Endpoint } from '../endpoints/endpoint.js';
+import type { EventBus } from '../events/eventBus.js';
+import { KeyFilter } from '../filters/keyFilter.js';
+import type { LoadedJob } from '../job/loadJob.js';
+import { ConflictJournal } from '../writers/conflictJournal.js';
+import type { WritePolicy } from '../writers/writePolicy.js';
+import { loadCheckpoint, newCheckpoint, saveCheckpoint, selectionHash, type Checkpoint } from './checkpoint.js';
+import { RateMeter } from './rateMeter.js';
+import { listShards, SourceCopy } from './sourceCopy.js';
+import { writeFileAtomic } from './stateDir.js';
+import { describeKey } from './describeKey.js';
+import { openEndpoints, refuseUnsupported } from './openEndpoints.js';
+
+export interface RunOptions {
+  resume: boolean;
+  stateDir: string;
+  signal?: AbortSignal;
+  /** How often progress events go out (ms). */
+  progressEveryMs?: number;
+  /** How often the checkpoint is saved (ms). */
+  checkpointEveryMs?: number;
+}
+
+export type RunOutcome = 'done' | 'failed' | 'stopped';
+
+export interface RunResult {
+  outcome: RunOutcome;
+  counts: KeyCounts;
+  perSource: Record<string, KeyCounts>;
+  message?: string;
+}
+
+export const SKIP_JOURNAL_FILE = 'skipped-keys.ndjson';
+export const RUN_REPORT_FILE = 'run-report.json';
+
+/** A job that cannot be resumed as asked: bad input, exit 2. */
+export class ResumeError extends Error {}
+
+/**
+ * Copies every selected key of every source into the target: the snapshot migration. Sources run
+ * in parallel (`options.parallel.sources`); the checkpoint is saved every second so `resume`
+ * continues where a killed run stopped.
+ */
+export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: EventBus): Promise<RunResult> {
+  const { job } = loaded;
+  refuseUnsupported(job);
+  const startedAt = Date.now();
+  let checkpoint: Checkpoint;
+  if (opts.resume) {
+    const saved = loadCheckpoint(opts.stateDir);
+    if (!saved) throw new ResumeError(`job ${job.name}: there is no checkpoint to resume in ${opts.stateDir}; run it without --resume`);
+    if (saved.selection !== selectionHash(job)) {
+      throw new ResumeError(`job ${job.name}: its sources, target, dbs or filters changed since the checkpoint was written; a resume would copy something else. Run it without --resume to start again`);
+    }
+    if (saved.finished) {
+      return { outcome: 'done', counts: sumCounts(saved), perSource: perSourceCounts(saved), message: `job ${job.name} already finished; nothing to resume` };
+    }
+    checkpoint = saved;
+  } else {
+    checkpoint = newCheckpoint(job);
+  }
+
+  const { sources, target } = await openEndpoints(job);
+  const journal = new ConflictJournal(path.join(opts.stateDir, SKIP_JOURNAL_FILE), { append: opts.resume });
+  const filter = new KeyFilter(job.options);
+  const policy: WritePolicy = { onConflict: job.options.onConflict, keepTtl: job.options.ttl.keep, extendMs: job.options.ttl.extendMs };
+  let failure: string | undefined;
+  const copies: SourceCopy[] = [];
+  const stopAll = () => copies.forEach((c) => c.stop());
+  const fail = (message: string) => {
+    failure ??= message;
+    stopAll();
+  };
+  const onAbort = () => stopAll();
+  opts.signal?.addEventListener('abort', onAbort);
+
+  let timers: NodeJS.Timeout[] = [];
+  try {
+    for (const [name, source] of sources) {
+      const shards = await listShards(source);
+      if (!source.isCluster) await source.useDbs(shards.map((s) => s.db));
+      const saved = checkpoint.sources[name];
+      const copy: SourceCopy = new SourceCopy(name, source, target, job, filter, policy, shards, saved.shards, saved.counts, {
+        onSkipped: (entry, targetDb) => journal.record(name, entry.db, targetDb, entry.key),
+        onConflict: (entry, targetDb) =>
+          fail(
+            `${describeKey(entry.key)} (db ${entry.db}) from source ${name} already exists on the target (db ${targetDb}) with a different value, and onConflict is fail. ` +
+              `Set options.onConflict to skip or replace, or delete the key on the target, then run again with --resume`,
+          ),
+        onKeyError: (db, key, message) => bus.emit({ type: 'key-error', source: name, db, keyHex: key.toString('hex'), message, at: Date.now() }),
+        onFatal: (err) => fail(err.message),
+      });
+      await target.useDbs(new Set(shards.map((s) => copy.targetDbOf(s.db))));
+      copies.push(copy);
+    }
+
+    bus.emit({ type: 'run-started', job: job.name, resumed: opts.resume, sources: [...sources.keys()], target: redactUrl(job.target.url), at: Date.now() });
+    const meters = new Map(copies.map((c) => [c.name, new RateMeter()]));
+    const totals = new Map(copies.map((c) => [c.name, c.shards.reduce((n, s) => n + s.keys, 0)]));
+    const emitProgress = (copy: SourceCopy) => {
+      const meter = meters.get(copy.name)!;
+      meter.sample(copy.counts.scanned, copy.counts.bytes);
+      const { keysPerSec, bytesPerSec } = meter.rates;
+      const total = totals.get(copy.name)!;
+      const left = Math.max(0, total - copy.counts.scanned);
+      bus.emit({
+        type: 'progress',
+        source: copy.name,
+        counts: { ...copy.counts },
+        total,
+        keysPerSec,
+        bytesPerSec,
+        etaMs: left === 0 ? 0 : keysPerSec > 0 ? (left / keysPerSec) * 1000 : null,
+        at: Date.now(),
+      });
+    };
+    const save = () => {
+      for (const copy of copies) checkpoint.sources[copy.name] = { shards: copy.shardState(), counts: { ...copy.counts } };
+      saveCheckpoint(opts.stateDir, checkpoint);
+    };
+    save();
+    timers = [setInterval(save, opts.checkpointEveryMs ?? 1000), setInterval(() => copies.forEach(emitProgress), opts.progressEveryMs ?? 500)];
+
+    await runLimited(copies, job.options.parallel.sources, async (copy) => {
+      bus.emit({ type: 'source-stage', source: copy.name, stage: 'copying', at: Date.now() });
+      try {
+        await copy.run();
+        await target.drain();
+      } catch (err) {
+        fail((err as Error).message);
+      }
+      emitProgress(copy);
+      const stage = failure ? 'failed' : opts.signal?.aborted ? 'stopped' : 'done';
+      bus.emit({ type: 'source-stage', source: copy.name, stage, at: Date.now() });
+    });
+    timers.forEach(clearInterval);
+    await target.drain().catch(() => undefined);
+    const errors = copies.reduce((n, c) => n + c.counts.errors, 0);
+    if (!failure && errors > 0) failure = `${errors} key(s) could not be copied; see the key errors above`;
+    const outcome: RunOutcome = failure ? 'failed' : opts.signal?.aborted ? 'stopped' : 'done';
+    checkpoint.finished = outcome === 'done';
+    save();
+    const result: RunResult = {
+      outcome,
+      counts: sumCounts(checkpoint),
+      perSource: perSourceCounts(checkpoint),
+      message: failure ?? (outcome === 'stopped' ? `stopped; continue with: ferry run ${job.name}.yaml --resume` : undefined),
+    };
+    writeFileAtomic(path.join(opts.stateDir, RUN_REPORT_FILE), `${JSON.stringify({ job: job.name, startedAt, finishedAt: Date.now(), ...result }, null, 2)}\n`);
+    bus.emit({ type: 'run-finished', ...result, elapsedMs: Date.now() - startedAt, at: Date.now() });
+    return result;
+  } finally {
+    timers.forEach(clearInterval);
+    opts.signal?.removeEventListener('abort', onAbort);
+    await journal.close();
+    for (const source of sources.values()) source.close();
+    target.close();
+  }
+}
+
+function sumCounts(checkpoint: Checkpoint): KeyCounts {
+  const total = emptyCounts();
+  for (const s of Object.values(checkpoint.sources)) addCounts(total, s.counts);
+  return total;
+}
+
+function perSourceCounts(checkpoint: Checkpoint): Record<string, KeyCounts> {
+  return Object.fromEntries(Object.entries(checkpoint.sources).map(([name, s]) => [name, s.counts]));
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+export async function runLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+export type { Job };

@@ -1,0 +1,123 @@
+import { emptyCounts, type KeyCounts } from '../../../shared/events.js';
+import type { Job } from '../../../shared/job.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import type { KeyFilter } from '../filters/keyFilter.js';
+import { ScanReader, type SourceEntry } from '../readers/scanReader.js';
+import { replyNumber } from '../resp/reply.js';
+import { RestoreWriter } from '../writers/restoreWriter.js';
+import type { WritePolicy } from '../writers/writePolicy.js';
+import type { ShardCheckpoint } from './checkpoint.js';
+
+/** One unit of scanning: a db of a standalone source, or db 0 of one cluster master. */
+export interface Shard {
+  id: string;
+  db: number;
+  node?: { host: string; port: number };
+  /** Keys it held when the run started. */
+  keys: number;
+}
+
+/** How many read-but-unwritten keys / bytes one shard may hold (back-pressure budget). */
+export const SHARD_BUDGET = { keys: 20_000, bytes: 64 * 1024 * 1024 };
+
+/** Lists the shards of a source: its non-empty dbs, or its masters for a cluster. */
+export async function listShards(source: Endpoint): Promise<Shard[]> {
+  if (source.isCluster) {
+    const shards: Shard[] = [];
+    for (const node of source.masters) {
+      const conn = await source.nodeConnection(node.host, node.port);
+      shards.push({ id: `${node.host}:${node.port}/db0`, db: 0, node, keys: replyNumber(await conn.call('DBSIZE')) });
+    }
+    return shards;
+  }
+  return [...source.facts.keyspace.entries()]
+    .filter(([, keys]) => keys > 0)
+    .sort(([a], [b]) => a - b)
+    .map(([db, keys]) => ({ id: `db${db}`, db, keys }));
+}
+
+export interface SourceCopyHooks {
+  onSkipped(entry: SourceEntry, targetDb: number): void;
+  onConflict(entry: SourceEntry, targetDb: number): void;
+  onKeyError(db: number, key: Buffer, message: string): void;
+  onFatal(err: Error): void;
+}
+
+/**
+ * Copies every shard of one source into the target, one shard after another, each through a
+ * ScanReader feeding a RestoreWriter. Saves nothing itself: the migration reads `shardState`.
+ */
+export class SourceCopy {
+  readonly counts: KeyCounts;
+  private readonly readers = new Map<string, ScanReader>();
+  private stopped = false;
+
+  constructor(
+    readonly name: string,
+    private readonly source: Endpoint,
+    private readonly target: Endpoint,
+    private readonly job: Job,
+    private readonly filter: KeyFilter,
+    private readonly policy: WritePolicy,
+    readonly shards: Shard[],
+    private readonly checkpoint: Record<string, ShardCheckpoint>,
+    counts: KeyCounts | undefined,
+    private readonly hooks: SourceCopyHooks,
+  ) {
+    this.counts = counts ?? emptyCounts();
+  }
+
+  targetDbOf = (db: number): number => {
+    const mapped = this.job.options.dbs[String(db)];
+    return mapped ?? db;
+  };
+
+  /** The checkpoint of each shard as of now. */
+  shardState(): Record<string, ShardCheckpoint> {
+    const state: Record<string, ShardCheckpoint> = { ...this.checkpoint };
+    for (const [id, reader] of this.readers) state[id] = { cursor: reader.tracker.committed, complete: reader.tracker.complete };
+    return state;
+  }
+
+  async run(): Promise<void> {
+    const writer = new RestoreWriter({
+      source: this.source,
+      sourceName: this.name,
+      target: this.target,
+      targetDbOf: this.targetDbOf,
+      policy: this.policy,
+      counts: this.counts,
+      onSkipped: this.hooks.onSkipped,
+      onConflict: this.hooks.onConflict,
+      onKeyError: (entry, message) => this.hooks.onKeyError(entry.db, entry.key, message),
+      onFatal: this.hooks.onFatal,
+    });
+    // A cluster source's masters are scanned in parallel (each has its own connection);
+    // a standalone source's dbs one after another.
+    const runShard = async (shard: Shard) => {
+      const saved = this.checkpoint[shard.id];
+      if (saved?.complete || this.stopped) return;
+      const reader: ScanReader = new ScanReader({
+        endpoint: this.source,
+        db: shard.db,
+        node: shard.node,
+        filter: this.filter,
+        startCursor: saved?.cursor ?? '0',
+        budget: SHARD_BUDGET,
+        counts: this.counts,
+        onEntry: (entry) => writer.write(entry, () => reader.finish(entry)),
+        onKeyError: (key, message) => this.hooks.onKeyError(shard.db, key, message),
+      });
+      this.readers.set(shard.id, reader);
+      await reader.run();
+    };
+    if (this.source.isCluster) await Promise.all(this.shards.map(runShard));
+    else for (const shard of this.shards) await runShard(shard);
+  }
+
+  /** Stops reading new keys; keys already read are still written. */
+  stop(): void {
+    this.stopped = true;
+    for (const reader of this.readers.values()) reader.stop();
+  }
+}

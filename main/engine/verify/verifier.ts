@@ -1,0 +1,200 @@
+import path from 'node:path';
+import type { DifferenceKind } from '../../../shared/events.js';
+import type { Job } from '../../../shared/job.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import { explainReplyError } from '../endpoints/endpoint.js';
+import type { EventBus } from '../events/eventBus.js';
+import { KeyFilter } from '../filters/keyFilter.js';
+import { payloadType } from '../keys/keyTypes.js';
+import type { LoadedJob } from '../job/loadJob.js';
+import type { RedisConnection } from '../resp/connection.js';
+import { ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
+import { openEndpoints, refuseUnsupported } from '../run/openEndpoints.js';
+import { runLimited, SKIP_JOURNAL_FILE } from '../run/migration.js';
+import { listShards, type Shard } from '../run/sourceCopy.js';
+import { ConflictJournal } from '../writers/conflictJournal.js';
+import { describeDifference, valuesEqual } from '../values/logicalValue.js';
+import { readValue } from '../values/readValue.js';
+
+export interface VerifyOptions {
+  stateDir: string;
+  /** TTLs may differ by this much (ms). */
+  ttlToleranceMs: number;
+  /** How many differences to keep in the result (all are sent as events). */
+  keepDifferences?: number;
+  signal?: AbortSignal;
+}
+
+export interface Difference {
+  source: string;
+  db: number;
+  targetDb: number;
+  keyHex: string;
+  kind: DifferenceKind;
+  detail: string;
+}
+
+export interface VerifyResult {
+  compared: number;
+  equal: number;
+  differences: Record<DifferenceKind, number>;
+  keptByPolicy: number;
+  vanished: number;
+  firstDifferences: Difference[];
+}
+
+interface KeyReplies {
+  key: Buffer;
+  srcTtl: Reply;
+  srcDump: Reply;
+  tgtTtl: Reply;
+  tgtDump: Reply;
+}
+
+/**
+ * Compares every selected source key with the target, independently of the writer: existence,
+ * type, value (DUMP bytes first; logically when they differ, so encodings do not matter) and TTL.
+ * Memory stays bounded: one SCAN page per source at a time, only counts and the first differences kept.
+ */
+export async function verifyJob(loaded: LoadedJob, opts: VerifyOptions, bus: EventBus): Promise<VerifyResult> {
+  const { job } = loaded;
+  refuseUnsupported(job);
+  const startedAt = Date.now();
+  const { sources, target } = await openEndpoints(job);
+  const keep = opts.keepDifferences ?? 100;
+  const result: VerifyResult = { compared: 0, equal: 0, differences: { missing: 0, type: 0, value: 0, ttl: 0 }, keptByPolicy: 0, vanished: 0, firstDifferences: [] };
+  const kept = job.options.onConflict === 'skip' ? ConflictJournal.read(path.join(opts.stateDir, SKIP_JOURNAL_FILE)) : new Set<string>();
+  const filter = new KeyFilter(job.options);
+  const targetDbOf = (db: number) => job.options.dbs[String(db)] ?? db;
+  try {
+    const plans = await Promise.all(
+      [...sources].map(async ([name, source]) => {
+        const shards = await listShards(source);
+        if (!source.isCluster) await source.useDbs(shards.map((s) => s.db));
+        await target.useDbs(new Set(shards.map((s) => targetDbOf(s.db))));
+        return { name, source, shards };
+      }),
+    );
+    await runLimited(plans, job.options.parallel.sources, async ({ name, source, shards }) => {
+      const total = shards.reduce((n, s) => n + s.keys, 0);
+      let compared = 0;
+      let differences = 0;
+      const recordDifference = (d: Difference) => {
+        result.differences[d.kind]++;
+        differences++;
+        if (result.firstDifferences.length < keep) result.firstDifferences.push(d);
+        bus.emit({ type: 'verify-difference', ...d, at: Date.now() });
+      };
+      const compareOne = async (db: number, r: KeyReplies) => {
+        const tdb = targetDbOf(db);
+        const keyHex = r.key.toString('hex');
+        for (const reply of [r.srcDump, r.srcTtl, r.tgtDump, r.tgtTtl]) {
+          if (reply instanceof ReplyError) throw explainReplyError(reply === r.srcDump || reply === r.srcTtl ? source.label : target.label, ['DUMP'], reply);
+        }
+        if (r.srcDump === null || r.srcTtl === -2) {
+          result.vanished++;
+          return;
+        }
+        const srcPayload = r.srcDump as Buffer;
+        const type = payloadType(srcPayload);
+        if (!filter.matchesType(type)) return;
+        result.compared++;
+        compared++;
+        const base = { source: name, db, targetDb: tdb, keyHex };
+        // A key that `onConflict: skip` left alone holds another source's (or the target's own) value.
+        const differ = (d: Difference) => (kept.has(`${tdb}:${keyHex}`) ? void result.keptByPolicy++ : recordDifference(d));
+        if (r.tgtDump === null) return differ({ ...base, kind: 'missing', detail: 'not on the target' });
+        const tgtPayload = r.tgtDump as Buffer;
+        if (!srcPayload.equals(tgtPayload)) {
+          const tgtType = payloadType(tgtPayload);
+          if (tgtType !== type) return differ({ ...base, kind: 'type', detail: `${type} on the source, ${tgtType} on the target` });
+          const [a, b] = await Promise.all([readValue(source, db, r.key), readValue(target, tdb, r.key)]);
+          if (a === null) {
+            result.compared--;
+            compared--;
+            result.vanished++;
+            return;
+          }
+          if (b === null) return differ({ ...base, kind: 'missing', detail: 'not on the target' });
+          if (!valuesEqual(a, b)) return differ({ ...base, kind: 'value', detail: describeDifference(a, b) });
+        }
+        const ttlProblem = compareTtl(r.srcTtl as number, r.tgtTtl as number, job, opts.ttlToleranceMs);
+        if (ttlProblem) return differ({ ...base, kind: 'ttl', detail: ttlProblem });
+        result.equal++;
+      };
+      for (const shard of shards) {
+        if (opts.signal?.aborted) break;
+        await verifyShard(source, target, shard, filter, targetDbOf(shard.db), async (replies) => {
+          await Promise.all(replies.map((r) => compareOne(shard.db, r)));
+          bus.emit({ type: 'verify-progress', source: name, compared, differences, total, at: Date.now() });
+        }, opts.signal);
+      }
+    });
+  } finally {
+    for (const s of sources.values()) s.close();
+    target.close();
+  }
+  bus.emit({
+    type: 'verify-finished',
+    compared: result.compared,
+    equal: result.equal,
+    differences: result.differences,
+    keptByPolicy: result.keptByPolicy,
+    vanished: result.vanished,
+    elapsedMs: Date.now() - startedAt,
+    at: Date.now(),
+  });
+  return result;
+}
+
+/** What the target's TTL should be, given the source's and the job's TTL options; null when fine. */
+export function compareTtl(srcTtl: number, tgtTtl: number, job: Job, toleranceMs: number): string | null {
+  const { keep, extendMs } = job.options.ttl;
+  const expected = !keep || srcTtl < 0 ? -1 : srcTtl + extendMs;
+  if (expected < 0 && tgtTtl < 0) return null;
+  if (expected < 0) return `the target has a TTL of ${tgtTtl} ms, the source none`;
+  if (tgtTtl < 0) return `the source has a TTL of ${srcTtl} ms, the target none`;
+  const diff = Math.abs(tgtTtl - expected);
+  return diff > toleranceMs ? `TTL ${tgtTtl} ms on the target, ${expected} ms expected (differs by ${diff} ms)` : null;
+}
+
+/** Scans one shard page by page (the next page prefetched), handing each page's replies on. */
+async function verifyShard(
+  source: Endpoint,
+  target: Endpoint,
+  shard: Shard,
+  filter: KeyFilter,
+  targetDb: number,
+  onPage: (replies: KeyReplies[]) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const conn: RedisConnection = shard.node ? await source.nodeConnection(shard.node.host, shard.node.port) : source.dbConnection(shard.db);
+  const scan = async (cursor: string) => {
+    const args: Array<string | number> = ['SCAN', cursor];
+    if (filter.scanMatch !== undefined) args.push('MATCH', filter.scanMatch);
+    args.push('COUNT', 500);
+    const [next, keys] = replyArray(await conn.call(...args));
+    return { cursor: replyText(next), keys: (replyArray(keys) as Buffer[]).filter((k) => filter.matchesKey(k)) };
+  };
+  let page = scan('0');
+  for (;;) {
+    const { cursor, keys } = await page;
+    if (cursor !== '0') page = scan(cursor);
+    const replies = await Promise.all(
+      keys.map(
+        (key) =>
+          new Promise<KeyReplies>((resolve) => {
+            const r = { key } as KeyReplies;
+            let left = 4;
+            const arrived = () => --left === 0 && resolve(r);
+            source.send(shard.db, key, ['PTTL', key], (x) => ((r.srcTtl = x), arrived()));
+            source.send(shard.db, key, ['DUMP', key], (x) => ((r.srcDump = x), arrived()));
+            target.send(targetDb, key, ['PTTL', key], (x) => ((r.tgtTtl = x), arrived()));
+            target.send(targetDb, key, ['DUMP', key], (x) => ((r.tgtDump = x), arrived()));
+          }),
+      ),
+    );
+    await onPage(replies);
+    if (cursor === '0' || signal?.aborted) return;
+  }
+}

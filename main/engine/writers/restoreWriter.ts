@@ -1,0 +1,147 @@
+import type { KeyCounts } from '../../../shared/events.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import { explainReplyError } from '../endpoints/endpoint.js';
+import { atLeast } from '../endpoints/serverFacts.js';
+import type { SourceEntry } from '../readers/scanReader.js';
+import type { Arg } from '../resp/commandEncoder.js';
+import { CONNECTION_LOST, ReplyError, type Reply } from '../resp/reply.js';
+import { readValue } from '../values/readValue.js';
+import { valuesEqual } from '../values/logicalValue.js';
+import { writeValue } from '../values/writeValue.js';
+import { plannedExpiry, type WritePolicy } from './writePolicy.js';
+
+export interface RestoreWriterOptions {
+  source: Endpoint;
+  sourceName: string;
+  target: Endpoint;
+  targetDbOf(sourceDb: number): number;
+  policy: WritePolicy;
+  counts: KeyCounts;
+  /** A key the target holds with another value, left there by `onConflict: skip`. */
+  onSkipped(entry: SourceEntry, targetDb: number): void;
+  /** `onConflict: fail` met an existing key with another value: the run must stop. */
+  onConflict(entry: SourceEntry, targetDb: number): void;
+  onKeyError(entry: SourceEntry, message: string): void;
+  /** The target can take no more writes (connection lost, out of memory, read-only…). */
+  onFatal(err: Error): void;
+}
+
+/** Reply texts with which a server refuses a payload it cannot read (a newer RDB version). */
+const PAYLOAD_REFUSED = /payload version or checksum are wrong|Bad data format/i;
+/** Replies after which no later write can succeed either. */
+const FATAL = /^(OOM|READONLY|MISCONF|NOPERM|LOADING|MASTERDOWN)\b|unknown command/i;
+
+/**
+ * Writes entries with pipelined RESTORE (absolute TTLs with ABSTTL on Redis ≥ 5.0), applying the
+ * conflict policy. A payload the target refuses is re-read from the source and written with plain
+ * commands instead, and once a payload type has been refused it goes that way directly.
+ */
+export class RestoreWriter {
+  private readonly absTtl: boolean;
+  private readonly refusedTypeBytes = new Set<number>();
+
+  constructor(private readonly opts: RestoreWriterOptions) {
+    this.absTtl = atLeast(opts.target.facts, 5, 0);
+  }
+
+  /** Writes one entry; `done` is called exactly once, whatever happens to it. */
+  write(entry: SourceEntry, done: () => void): void {
+    const { policy, counts } = this.opts;
+    const expireAt = plannedExpiry(entry.expireAt, policy);
+    if (expireAt < 0) {
+      counts.expired++;
+      return done();
+    }
+    const targetDb = this.opts.targetDbOf(entry.db);
+    if (this.refusedTypeBytes.has(entry.payload[0])) {
+      this.viaCommands(entry, targetDb, expireAt).finally(done);
+      return;
+    }
+    let ttlArg = 0;
+    if (expireAt > 0) {
+      ttlArg = this.absTtl ? expireAt + this.opts.target.clockOffsetMs : expireAt - Date.now();
+      if (ttlArg <= 0) {
+        counts.expired++;
+        return done();
+      }
+    }
+    const args: Arg[] = ['RESTORE', entry.key, ttlArg, entry.payload];
+    if (policy.onConflict === 'replace') args.push('REPLACE');
+    if (this.absTtl && expireAt > 0) args.push('ABSTTL');
+    this.opts.target.send(targetDb, entry.key, args, (reply) => {
+      if (!(reply instanceof ReplyError)) {
+        counts.written++;
+        counts.bytes += entry.payload.length;
+        return done();
+      }
+      this.onRefused(entry, targetDb, expireAt, reply).finally(done);
+    });
+  }
+
+  private async onRefused(entry: SourceEntry, targetDb: number, expireAt: number, reply: ReplyError): Promise<void> {
+    if (reply.code === 'BUSYKEY') return this.resolveExisting(entry, targetDb);
+    if (PAYLOAD_REFUSED.test(reply.message)) {
+      this.refusedTypeBytes.add(entry.payload[0]);
+      return this.viaCommands(entry, targetDb, expireAt);
+    }
+    this.failKey(entry, ['RESTORE'], reply);
+  }
+
+  /** The target refused the payload (an older server): copy the value with ordinary commands. */
+  private async viaCommands(entry: SourceEntry, targetDb: number, expireAt: number): Promise<void> {
+    const { source, target, counts, policy } = this.opts;
+    try {
+      const value = await readValue(source, entry.db, entry.key);
+      if (value === null) {
+        counts.vanished++;
+        return;
+      }
+      const outcome = await writeValue(target, targetDb, entry.key, value, {
+        expireAt: expireAt > 0 ? expireAt + target.clockOffsetMs : 0,
+        ifAbsent: policy.onConflict !== 'replace',
+      });
+      if (outcome === 'exists') return await this.resolveExisting(entry, targetDb);
+      counts.written++;
+      counts.viaCommands++;
+      counts.bytes += entry.payload.length;
+    } catch (err) {
+      this.failKey(entry, ['RESTORE'], err);
+    }
+  }
+
+  /**
+   * The key exists on the target. Same value: ours from before a resume (or identical data), not
+   * a conflict. Another value: the conflict policy decides.
+   */
+  private async resolveExisting(entry: SourceEntry, targetDb: number): Promise<void> {
+    const { source, target, counts } = this.opts;
+    try {
+      const targetPayload = (await target.call(targetDb, entry.key, 'DUMP', entry.key)) as Buffer | null;
+      let same = targetPayload !== null && targetPayload.equals(entry.payload);
+      if (!same && targetPayload !== null) {
+        const [ours, theirs] = await Promise.all([readValue(source, entry.db, entry.key), readValue(target, targetDb, entry.key)]);
+        same = ours !== null && theirs !== null && valuesEqual(ours, theirs);
+      }
+      if (same) {
+        counts.unchanged++;
+      } else if (this.opts.policy.onConflict === 'skip') {
+        counts.skipped++;
+        this.opts.onSkipped(entry, targetDb);
+      } else {
+        this.opts.onConflict(entry, targetDb);
+      }
+    } catch (err) {
+      this.failKey(entry, ['DUMP'], err);
+    }
+  }
+
+  private failKey(entry: SourceEntry, args: Arg[], err: unknown): void {
+    const reply = err instanceof ReplyError ? err : null;
+    if (reply && (reply.code === CONNECTION_LOST || FATAL.test(reply.message))) {
+      this.opts.onFatal(explainReplyError(this.opts.target.label, args, reply));
+      return;
+    }
+    this.opts.counts.errors++;
+    this.opts.onKeyError(entry, err instanceof Error ? err.message : String(err as Reply));
+  }
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+
+/**
+ * The one event stream that leaves the engine. The CLI, the WebSocket server and the Electron IPC
+ * bridge are all subscribers; the UI draws exactly these. Keys travel as hex (they are bytes).
+ */
+
+export const ShardStage = z.enum(['queued', 'connecting', 'copying', 'done', 'failed', 'stopped']);
+export type ShardStage = z.infer<typeof ShardStage>;
+
+/** Counts of what happened to keys, per source (and summed for the run). */
+export const KeyCounts = z.object({
+  /** Keys returned by SCAN (after include/exclude). */
+  scanned: z.number(),
+  /** Written to the target. */
+  written: z.number(),
+  /** Already on the target with the same value (a resumed run's own writes, or identical data). */
+  unchanged: z.number(),
+  /** On the target with another value, kept there by `onConflict: skip`. */
+  skipped: z.number(),
+  /** Expired before they could be written. */
+  expired: z.number(),
+  /** Gone between SCAN and DUMP. */
+  vanished: z.number(),
+  /** Left out by `options.types`. */
+  filtered: z.number(),
+  /** Written with plain commands because the target refused the payload. */
+  viaCommands: z.number(),
+  /** Keys that could not be written (see key-error events). */
+  errors: z.number(),
+  /** Payload bytes written. */
+  bytes: z.number(),
+});
+export type KeyCounts = z.infer<typeof KeyCounts>;
+
+export function emptyCounts(): KeyCounts {
+  return { scanned: 0, written: 0, unchanged: 0, skipped: 0, expired: 0, vanished: 0, filtered: 0, viaCommands: 0, errors: 0, bytes: 0 };
+}
+
+export function addCounts(into: KeyCounts, from: KeyCounts): KeyCounts {
+  for (const k of Object.keys(into) as Array<keyof KeyCounts>) into[k] += from[k];
+  return into;
+}
+
+export const RunStartedEvent = z.object({
+  type: z.literal('run-started'),
+  job: z.string(),
+  resumed: z.boolean(),
+  sources: z.array(z.string()),
+  target: z.string(),
+  at: z.number(),
+});
+
+export const SourceStageEvent = z.object({
+  type: z.literal('source-stage'),
+  source: z.string(),
+  stage: ShardStage,
+  message: z.string().optional(),
+  at: z.number(),
+});
+
+export const ProgressEvent = z.object({
+  type: z.literal('progress'),
+  source: z.string(),
+  counts: KeyCounts,
+  /** Keys the selected dbs held when the run started (an estimate: SCAN sees what exists as it goes). */
+  total: z.number(),
+  keysPerSec: z.number(),
+  bytesPerSec: z.number(),
+  /** null while unknown. */
+  etaMs: z.number().nullable(),
+  at: z.number(),
+});
+
+export const KeyErrorEvent = z.object({
+  type: z.literal('key-error'),
+  source: z.string(),
+  db: z.number(),
+  keyHex: z.string(),
+  message: z.string(),
+  at: z.number(),
+});
+
+export const WarningEvent = z.object({
+  type: z.literal('warning'),
+  source: z.string().optional(),
+  message: z.string(),
+  at: z.number(),
+});
+
+export const RunFinishedEvent = z.object({
+  type: z.literal('run-finished'),
+  outcome: z.enum(['done', 'failed', 'stopped']),
+  counts: KeyCounts,
+  perSource: z.record(z.string(), KeyCounts),
+  elapsedMs: z.number(),
+  message: z.string().optional(),
+  at: z.number(),
+});
+
+export const VerifyProgressEvent = z.object({
+  type: z.literal('verify-progress'),
+  source: z.string(),
+  compared: z.number(),
+  differences: z.number(),
+  total: z.number(),
+  at: z.number(),
+});
+
+export const DifferenceKind = z.enum(['missing', 'type', 'value', 'ttl']);
+export type DifferenceKind = z.infer<typeof DifferenceKind>;
+
+export const VerifyDifferenceEvent = z.object({
+  type: z.literal('verify-difference'),
+  source: z.string(),
+  db: z.number(),
+  targetDb: z.number(),
+  keyHex: z.string(),
+  kind: DifferenceKind,
+  detail: z.string(),
+  at: z.number(),
+});
+
+export const VerifyFinishedEvent = z.object({
+  type: z.literal('verify-finished'),
+  compared: z.number(),
+  equal: z.number(),
+  differences: z.record(DifferenceKind, z.number()),
+  /** Keys kept on the target by `onConflict: skip`: not differences. */
+  keptByPolicy: z.number(),
+  /** Source keys that vanished or expired while verify ran. */
+  vanished: z.number(),
+  elapsedMs: z.number(),
+  at: z.number(),
+});
+
+export const EngineEvent = z.discriminatedUnion('type', [
+  RunStartedEvent,
+  SourceStageEvent,
+  ProgressEvent,
+  KeyErrorEvent,
+  WarningEvent,
+  RunFinishedEvent,
+  VerifyProgressEvent,
+  VerifyDifferenceEvent,
+  VerifyFinishedEvent,
+]);
+export type EngineEvent = z.infer<typeof EngineEvent>;
+export type EngineEventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
