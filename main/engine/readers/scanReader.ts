@@ -37,7 +37,7 @@ export interface ScanReaderOptions {
 const MIN_COUNT = 10;
 const MAX_COUNT = 20_000;
 /** Pages of about this many keys keep the pipelines full without making any one SCAN expensive. */
-const PAGE_KEYS = 500;
+const PAGE_KEYS = 2000;
 /** A SCAN slower than this (server busy or a sparse keyspace) gets a smaller COUNT. */
 const SLOW_SCAN_MS = 10;
 
