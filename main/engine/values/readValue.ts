@@ -18,13 +18,13 @@ const MAX_DEPTH = 16;
  * compare again later.
  */
 export async function readValue(endpoint: Endpoint, db: number, key: Buffer): Promise<LogicalValue | null> {
-  const type = replyText(await call(endpoint, db, key, ['TYPE', key]));
+  const type = replyText(await keyCommand(endpoint, db, key, ['TYPE', key]));
   switch (type) {
     case 'none':
       return null;
     case 'string': {
       const parts = await readInWindows(
-        (i) => call(endpoint, db, key, ['GETRANGE', key, i * STRING_WINDOW, (i + 1) * STRING_WINDOW - 1]).then(asBuffer),
+        (i) => keyCommand(endpoint, db, key, ['GETRANGE', key, i * STRING_WINDOW, (i + 1) * STRING_WINDOW - 1]).then(asBuffer),
         (part) => part.length === STRING_WINDOW,
       );
       return { type: 'string', value: parts.length === 1 ? parts[0] : Buffer.concat(parts) };
@@ -32,7 +32,7 @@ export async function readValue(endpoint: Endpoint, db: number, key: Buffer): Pr
     case 'list': {
       const items = (
         await readInWindows(
-          (i) => call(endpoint, db, key, ['LRANGE', key, i * WINDOW, (i + 1) * WINDOW - 1]).then((r) => replyArray(r).map(asBuffer)),
+          (i) => keyCommand(endpoint, db, key, ['LRANGE', key, i * WINDOW, (i + 1) * WINDOW - 1]).then((r) => replyArray(r).map(asBuffer)),
           (part) => part.length === WINDOW,
         )
       ).flat();
@@ -41,7 +41,7 @@ export async function readValue(endpoint: Endpoint, db: number, key: Buffer): Pr
     case 'zset': {
       const members = (
         await readInWindows(
-          (i) => call(endpoint, db, key, ['ZRANGE', key, i * WINDOW, (i + 1) * WINDOW - 1, 'WITHSCORES']).then(scoredMembers),
+          (i) => keyCommand(endpoint, db, key, ['ZRANGE', key, i * WINDOW, (i + 1) * WINDOW - 1, 'WITHSCORES']).then(scoredMembers),
           (part) => part.length === WINDOW,
         )
       ).flat();
@@ -77,7 +77,7 @@ export async function readValue(endpoint: Endpoint, db: number, key: Buffer): Pr
  * Sends one key command; an error reply rejects with a ReplyError that keeps the server's code and
  * message first (callers classify OOM, READONLY… by it) and adds which key and command failed.
  */
-export async function call(endpoint: Endpoint, db: number, routeKey: Buffer, args: readonly Arg[]): Promise<Reply> {
+export async function keyCommand(endpoint: Endpoint, db: number, routeKey: Buffer, args: readonly Arg[]): Promise<Reply> {
   try {
     return await endpoint.call(db, routeKey, ...args);
   } catch (err) {
@@ -113,7 +113,7 @@ async function readInWindows<T>(fetch: (index: number) => Promise<T>, full: (par
 async function scan(endpoint: Endpoint, db: number, key: Buffer, command: 'SSCAN' | 'HSCAN', onItems: (items: Buffer[]) => void): Promise<void> {
   let cursor = '0';
   do {
-    const [next, items] = replyArray(await call(endpoint, db, key, [command, key, cursor, 'COUNT', WINDOW]));
+    const [next, items] = replyArray(await keyCommand(endpoint, db, key, [command, key, cursor, 'COUNT', WINDOW]));
     cursor = replyText(next);
     onItems(replyArray(items).map(asBuffer));
   } while (cursor !== '0');
@@ -139,7 +139,7 @@ export function parseScore(reply: Reply): number {
 async function readStream(endpoint: Endpoint, db: number, key: Buffer): Promise<StreamValue | null> {
   let info: Map<string, Reply>;
   try {
-    info = fieldMap(await call(endpoint, db, key, ['XINFO', 'STREAM', key]));
+    info = fieldMap(await keyCommand(endpoint, db, key, ['XINFO', 'STREAM', key]));
   } catch (err) {
     if (err instanceof ReplyError && /no such key/i.test(err.message)) return null;
     throw err;
@@ -150,7 +150,7 @@ async function readStream(endpoint: Endpoint, db: number, key: Buffer): Promise<
 
   const entries: StreamValue['entries'] = [];
   for (let start: string | null = '-'; start !== null; ) {
-    const page = replyArray(await call(endpoint, db, key, ['XRANGE', key, start, '+', 'COUNT', WINDOW]));
+    const page = replyArray(await keyCommand(endpoint, db, key, ['XRANGE', key, start, '+', 'COUNT', WINDOW]));
     for (const entry of page) {
       const [id, fieldsAndValues] = replyArray(entry);
       entries.push([replyText(id), replyArray(fieldsAndValues).map(asBuffer)]);
@@ -158,16 +158,16 @@ async function readStream(endpoint: Endpoint, db: number, key: Buffer): Promise<
     start = page.length < WINDOW ? null : after(entries[entries.length - 1][0]);
   }
 
-  const groupInfos = replyArray(await call(endpoint, db, key, ['XINFO', 'GROUPS', key])).map(fieldMap);
+  const groupInfos = replyArray(await keyCommand(endpoint, db, key, ['XINFO', 'GROUPS', key])).map(fieldMap);
   const groups = await Promise.all(
     groupInfos.map(async (g): Promise<StreamGroup> => {
       const name = asBuffer(required(g, 'name'));
-      const consumers = replyArray(await call(endpoint, db, key, ['XINFO', 'CONSUMERS', key, name]))
+      const consumers = replyArray(await keyCommand(endpoint, db, key, ['XINFO', 'CONSUMERS', key, name]))
         .map((c) => asBuffer(required(fieldMap(c), 'name')))
         .sort(Buffer.compare);
       const pending: StreamGroup['pending'] = [];
       for (let start: string | null = '-'; start !== null; ) {
-        const page = replyArray(await call(endpoint, db, key, ['XPENDING', key, name, start, '+', WINDOW]));
+        const page = replyArray(await keyCommand(endpoint, db, key, ['XPENDING', key, name, start, '+', WINDOW]));
         for (const row of page) {
           const [id, consumer, , deliveries] = replyArray(row);
           pending.push([replyText(id), asBuffer(consumer), replyNumber(deliveries)]);

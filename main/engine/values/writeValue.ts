@@ -3,8 +3,8 @@ import { atLeast, type ServerFacts } from '../endpoints/serverFacts.js';
 import { sameSlotName } from '../keys/hashSlot.js';
 import type { Arg } from '../resp/commandEncoder.js';
 import { ReplyError, replyArray, replyNumber, type Reply } from '../resp/reply.js';
-import { compareStreamIds, missingPendingIds, type LogicalValue, type StreamValue } from './logicalValue.js';
-import { call } from './readValue.js';
+import { compareStreamIds, missingPendingIds, printableBytes, type LogicalValue, type StreamValue } from './logicalValue.js';
+import { keyCommand } from './readValue.js';
 
 export interface WriteValueOptions {
   /** Absolute expiry in unix ms on the target's clock; 0 = no TTL. */
@@ -48,27 +48,30 @@ interface Step {
 export async function writeValue(endpoint: Endpoint, db: number, key: Buffer, value: LogicalValue, opts: WriteValueOptions): Promise<WriteOutcome> {
   const unlink = atLeast(endpoint.facts, 4, 0) ? 'UNLINK' : 'DEL';
   // Cheap early answer; RENAMENX below still decides if the key appears meanwhile.
-  if (opts.ifAbsent && replyNumber(await call(endpoint, db, key, ['EXISTS', key])) > 0) return 'exists';
+  if (opts.ifAbsent && replyNumber(await keyCommand(endpoint, db, key, ['EXISTS', key])) > 0) return 'exists';
   if (opts.expireAt > 0 && opts.expireAt <= Date.now() + endpoint.clockOffsetMs) return writeExpired(endpoint, db, key, opts, unlink);
 
   const temp = sameSlotName(key, TEMP_TAG);
-  await call(endpoint, db, temp, [unlink, temp]);
+  await keyCommand(endpoint, db, temp, [unlink, temp]);
   try {
     await runSteps(endpoint, db, temp, buildSteps(value, temp, endpoint.facts));
-    await call(endpoint, db, temp, opts.expireAt > 0 ? ['PEXPIREAT', temp, opts.expireAt] : ['PERSIST', temp]);
-    if (opts.ifAbsent) {
-      if (replyNumber(await call(endpoint, db, key, ['RENAMENX', temp, key])) === 0) {
-        await call(endpoint, db, temp, [unlink, temp]);
-        return 'exists';
-      }
-    } else {
-      await call(endpoint, db, key, ['RENAME', temp, key]);
-    }
-    return 'written';
+    await keyCommand(endpoint, db, temp, opts.expireAt > 0 ? ['PEXPIREAT', temp, opts.expireAt] : ['PERSIST', temp]);
   } catch (err) {
-    // The only way for the finished temp key to vanish is an expiry that fell due just now.
+    await keyCommand(endpoint, db, temp, [unlink, temp]).catch(() => undefined);
+    throw err;
+  }
+  try {
+    if (!opts.ifAbsent) {
+      await keyCommand(endpoint, db, key, ['RENAME', temp, key]);
+      return 'written';
+    }
+    if (replyNumber(await keyCommand(endpoint, db, key, ['RENAMENX', temp, key])) === 1) return 'written';
+    await keyCommand(endpoint, db, temp, [unlink, temp]);
+    return 'exists';
+  } catch (err) {
+    // The finished temp key can only vanish by an expiry that fell due between PEXPIREAT and RENAME.
     if (opts.expireAt > 0 && err instanceof ReplyError && /no such key/i.test(err.message)) return writeExpired(endpoint, db, key, opts, unlink);
-    await call(endpoint, db, temp, [unlink, temp]).catch(() => undefined);
+    await keyCommand(endpoint, db, temp, [unlink, temp]).catch(() => undefined);
     throw err;
   }
 }
@@ -78,7 +81,7 @@ export async function writeValue(endpoint: Endpoint, db: number, key: Buffer, va
  * RESTORE … REPLACE, a replacing write removes the target's old value.
  */
 async function writeExpired(endpoint: Endpoint, db: number, key: Buffer, opts: WriteValueOptions, unlink: string): Promise<WriteOutcome> {
-  if (!opts.ifAbsent) await call(endpoint, db, key, [unlink, key]);
+  if (!opts.ifAbsent) await keyCommand(endpoint, db, key, [unlink, key]);
   return 'written';
 }
 
@@ -91,7 +94,7 @@ async function runSteps(endpoint: Endpoint, db: number, temp: Buffer, steps: Ite
   const safetyTtl = (): Step => ({
     args: ['PEXPIRE', temp, SAFETY_TTL_MS],
     check: (reply) => {
-      if (reply !== 1) throw new Error(`${endpoint.label}: the temporary key ${temp.toString('latin1')} disappeared while Ferry was writing it`);
+      if (reply !== 1) throw new Error(`${endpoint.label}: the temporary key ${printableBytes(temp)} disappeared while Ferry was writing it`);
     },
   });
   let batch: Array<Promise<void>> = [];
@@ -99,7 +102,7 @@ async function runSteps(endpoint: Endpoint, db: number, temp: Buffer, steps: Ite
   let first = true;
   let renewedAt = Date.now();
   const send = (step: Step) => {
-    batch.push(call(endpoint, db, temp, step.args).then((reply) => step.check?.(reply)));
+    batch.push(keyCommand(endpoint, db, temp, step.args).then((reply) => step.check?.(reply)));
     batchBytes += argBytes(step.args);
   };
   for (const step of steps) {
