@@ -1,0 +1,112 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emptyCounts } from '../../shared/events.js';
+import { Endpoint } from '../../main/engine/endpoints/endpoint.js';
+import { payloadType, type KeyType } from '../../main/engine/keys/keyTypes.js';
+import { CursorTracker } from '../../main/engine/readers/cursorTracker.js';
+import type { SourceEntry } from '../../main/engine/readers/scanReader.js';
+import { readValue } from '../../main/engine/values/readValue.js';
+import { valuesEqual } from '../../main/engine/values/logicalValue.js';
+import { RestoreWriter } from '../../main/engine/writers/restoreWriter.js';
+import type { WritePolicy } from '../../main/engine/writers/writePolicy.js';
+import { replyNumber } from '../../main/engine/resp/reply.js';
+import { startRedis, type RedisServer } from '../support/redisServers.js';
+import { REPO_ROOT } from '../support/cli.js';
+
+interface FixtureRecord {
+  db: number;
+  key_hex: string;
+  type: string;
+  dump_hex: string | null;
+}
+const fixtures = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures', 'dump');
+const load = (version: string) => JSON.parse(fs.readFileSync(path.join(fixtures, `${version}.json`), 'utf8')) as FixtureRecord[];
+
+let sourceServer: RedisServer;
+let targetServer: RedisServer;
+let source: Endpoint;
+let target: Endpoint;
+
+beforeAll(async () => {
+  [sourceServer, targetServer] = await Promise.all([startRedis(), startRedis()]);
+  [source, target] = await Promise.all([
+    Endpoint.open({ role: 'source', name: 'src', url: sourceServer.url }),
+    Endpoint.open({ role: 'target', name: 'target', url: targetServer.url }),
+  ]);
+});
+afterAll(async () => {
+  source.close();
+  target.close();
+  await Promise.all([sourceServer.stop(), targetServer.stop()]);
+});
+
+function writerFor(policy: Partial<WritePolicy> = {}) {
+  const counts = emptyCounts();
+  const errors: string[] = [];
+  const writer = new RestoreWriter({
+    source,
+    sourceName: 'src',
+    target,
+    targetDbOf: (db) => db,
+    policy: { onConflict: 'fail', keepTtl: true, extendMs: 0, ...policy },
+    counts,
+    onSkipped: () => {},
+    onConflict: (entry) => errors.push(`conflict ${entry.key.toString()}`),
+    onKeyError: (_entry, message) => errors.push(message),
+    onFatal: (err) => errors.push(`fatal ${err.message}`),
+  });
+  const write = (entry: Omit<SourceEntry, 'page' | 'type'>) =>
+    new Promise<void>((resolve) => {
+      const page = new CursorTracker('0').openPage('0');
+      page.hold();
+      writer.write({ ...entry, type: payloadType(entry.payload) as KeyType, page }, resolve);
+    });
+  return { counts, errors, write };
+}
+
+describe('restore writer', () => {
+  it('writes keys a newer Redis dumped (refused payload version) with plain commands instead', async () => {
+    // The source holds the values as Redis 7.0 encodes them; the entries carry Redis 7.2 payloads
+    // of the same values (RDB 11), which this 7.0 target refuses.
+    const older = load('7.0.15').filter((r) => r.db === 0 && r.dump_hex);
+    const newer = new Map(load('7.2.6').map((r) => [`${r.db}:${r.key_hex}`, r]));
+    const records = older.filter((r) => newer.has(`0:${r.key_hex}`));
+    expect(records.length).toBeGreaterThan(20);
+    for (const r of records) await source.call(0, Buffer.from(r.key_hex, 'hex'), 'RESTORE', Buffer.from(r.key_hex, 'hex'), 0, Buffer.from(r.dump_hex!, 'hex'), 'REPLACE');
+    const { counts, errors, write } = writerFor();
+    await Promise.all(
+      records.map((r) => write({ db: 0, key: Buffer.from(r.key_hex, 'hex'), payload: Buffer.from(newer.get(`0:${r.key_hex}`)!.dump_hex!, 'hex'), expireAt: 0 })),
+    );
+    expect(errors).toEqual([]);
+    expect(counts.written).toBe(records.length);
+    expect(counts.viaCommands).toBe(records.length);
+    for (const r of records) {
+      const key = Buffer.from(r.key_hex, 'hex');
+      const [a, b] = await Promise.all([readValue(source, 0, key), readValue(target, 0, key)]);
+      expect(a && b && valuesEqual(a, b), r.key_hex).toBe(true);
+    }
+  });
+
+  it('skips and counts a key whose TTL passed before it could be written', async () => {
+    const { counts, errors, write } = writerFor();
+    const payload = (await source.call(0, Buffer.from('x'), 'DUMP', 'str:int')) as Buffer;
+    await write({ db: 0, key: Buffer.from('expired-key'), payload, expireAt: Date.now() - 5 });
+    await write({ db: 0, key: Buffer.from('live-key'), payload, expireAt: Date.now() + 60_000 });
+    expect(errors).toEqual([]);
+    expect(counts.expired).toBe(1);
+    expect(counts.written).toBe(1);
+    expect(replyNumber(await target.call(0, Buffer.from('expired-key'), 'EXISTS', 'expired-key'))).toBe(0);
+    const pttl = replyNumber(await target.call(0, Buffer.from('live-key'), 'PTTL', 'live-key'));
+    expect(pttl).toBeGreaterThan(58_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+  });
+
+  it('extendMs keeps alive a key that would have expired on the way', async () => {
+    const { counts, write } = writerFor({ extendMs: 30_000 });
+    const payload = (await source.call(0, Buffer.from('x'), 'DUMP', 'str:int')) as Buffer;
+    await write({ db: 0, key: Buffer.from('extended-key'), payload, expireAt: Date.now() - 5 });
+    expect(counts.written).toBe(1);
+    expect(replyNumber(await target.call(0, Buffer.from('extended-key'), 'PTTL', 'extended-key'))).toBeGreaterThan(25_000);
+  });
+});
