@@ -6,9 +6,12 @@ import type tls from 'node:tls';
 export interface RedisAddress {
   host: string;
   port: number;
+  /** The db in the URL's path, 0 when there is none (see `dbInPath`). */
+  db: number;
+  /** Whether the URL names a db: a source then reads only that db, a target writes unmapped dbs there. */
+  dbInPath: boolean;
   username?: string;
   password?: string;
-  db: number;
   tls?: tls.ConnectionOptions;
 }
 
@@ -33,6 +36,7 @@ export function parseRedisUrl(text: string): RedisAddress {
     host,
     port,
     db: dbText ? Number(dbText) : 0,
+    dbInPath: dbText !== '',
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
   };

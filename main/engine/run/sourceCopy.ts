@@ -7,6 +7,7 @@ import { replyNumber } from '../resp/reply.js';
 import { RestoreWriter } from '../writers/restoreWriter.js';
 import type { WritePolicy } from '../writers/writePolicy.js';
 import type { ShardCheckpoint } from './checkpoint.js';
+import { targetDbMapping } from './dbMapping.js';
 
 /** One unit of scanning: a db of a standalone source, or db 0 of one cluster master. */
 export interface Shard {
@@ -30,8 +31,10 @@ export async function listShards(source: Endpoint): Promise<Shard[]> {
     }
     return shards;
   }
+  // A source URL that names a db (redis://host/3) selects that db alone.
+  const { db, dbInPath } = source.address;
   return [...source.facts.keyspace.entries()]
-    .filter(([, keys]) => keys > 0)
+    .filter(([n, keys]) => keys > 0 && (!dbInPath || n === db))
     .sort(([a], [b]) => a - b)
     .map(([db, keys]) => ({ id: `db${db}`, db, keys }));
 }
@@ -65,12 +68,10 @@ export class SourceCopy {
     private readonly hooks: SourceCopyHooks,
   ) {
     this.counts = counts ?? emptyCounts();
+    this.targetDbOf = targetDbMapping(job, target);
   }
 
-  targetDbOf = (db: number): number => {
-    const mapped = this.job.options.dbs[String(db)];
-    return mapped ?? db;
-  };
+  readonly targetDbOf: (sourceDb: number) => number;
 
   /** The checkpoint of each shard as of now. */
   shardState(): Record<string, ShardCheckpoint> {

@@ -12,6 +12,7 @@ import { ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js'
 import { openEndpoints, refuseUnsupported } from '../run/openEndpoints.js';
 import { runLimited, SKIP_JOURNAL_FILE } from '../run/migration.js';
 import { listShards, type Shard } from '../run/sourceCopy.js';
+import { targetDbMapping } from '../run/dbMapping.js';
 import { ConflictJournal } from '../writers/conflictJournal.js';
 import { describeDifference, valuesEqual } from '../values/logicalValue.js';
 import { readValue } from '../values/readValue.js';
@@ -65,7 +66,7 @@ export async function verifyJob(loaded: LoadedJob, opts: VerifyOptions, bus: Eve
   const result: VerifyResult = { compared: 0, equal: 0, differences: { missing: 0, type: 0, value: 0, ttl: 0 }, keptByPolicy: 0, vanished: 0, firstDifferences: [] };
   const kept = job.options.onConflict === 'skip' ? ConflictJournal.read(path.join(opts.stateDir, SKIP_JOURNAL_FILE)) : new Set<string>();
   const filter = new KeyFilter(job.options);
-  const targetDbOf = (db: number) => job.options.dbs[String(db)] ?? db;
+  const targetDbOf = targetDbMapping(job, target);
   try {
     const plans = await Promise.all(
       [...sources].map(async ([name, source]) => {
