@@ -123,11 +123,7 @@ export class ScanReader {
     const { endpoint, db, counts } = this.opts;
     page.hold();
     let pttl: Reply = -1;
-    const abandon = () => {
-      this.inFlightKeys--;
-      page.release();
-      this.pump();
-    };
+    const abandon = () => this.abandon(page);
     endpoint.send(db, key, ['PTTL', key], (reply) => (pttl = reply));
     endpoint.send(db, key, ['DUMP', key], (reply) => {
       const readAt = Date.now();
@@ -158,6 +154,13 @@ export class ScanReader {
       this.inFlightBytes += payload.length;
       this.opts.onEntry({ db, key, payload, type, expireAt: typeof pttl === 'number' && pttl >= 0 ? readAt + pttl : 0, page });
     });
+  }
+
+  /** A key that will not reach the writer (vanished, filtered, unreadable): frees its budget. */
+  private abandon(page: Page): void {
+    this.inFlightKeys--;
+    page.release();
+    this.pump();
   }
 
   private adaptCount(returned: number, ms: number, wasIdle: boolean): void {

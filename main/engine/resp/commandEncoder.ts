@@ -28,7 +28,7 @@ export class CommandEncoder {
     this.header(42, args.length);
     for (const arg of args) {
       if (typeof arg === 'string') this.bytes(encodedText(arg));
-      else if (typeof arg === 'number') this.bytes(encodedText(String(arg)));
+      else if (typeof arg === 'number') this.number(arg);
       else this.bytes(arg);
     }
   }
@@ -64,6 +64,20 @@ export class CommandEncoder {
     this.room(2);
     this.block[this.used++] = 13;
     this.block[this.used++] = 10;
+  }
+
+  /** A number argument (TTLs, counts): its decimal digits as a bulk string, without a temporary Buffer. */
+  private number(n: number): void {
+    // String(n) is plain ASCII for every finite number (scores use their own formatting).
+    const digits = String(n);
+    this.header(36, digits.length);
+    this.room(digits.length + 2);
+    const block = this.block;
+    let at = this.used;
+    for (let i = 0; i < digits.length; i++) block[at++] = digits.charCodeAt(i);
+    block[at++] = 13;
+    block[at++] = 10;
+    this.used = at;
   }
 
   /** `*<n>\r\n` or `$<n>\r\n`, digits written directly. */
