@@ -7,6 +7,7 @@ import { formatBytes, formatCount, formatDuration } from './format.js';
  */
 export class ProgressView {
   private readonly latest = new Map<string, EngineEventOf<'progress'>>();
+  private readonly verifying = new Map<string, EngineEventOf<'verify-progress'>>();
   private readonly stages = new Map<string, string>();
   private drawnLines = 0;
   private lastPlainLine = 0;
@@ -45,13 +46,15 @@ export class ProgressView {
         if (this.tty) this.draw(true);
         break;
       case 'verify-progress':
-        if (this.tty && Date.now() - this.lastDraw > 200) {
-          this.lastDraw = Date.now();
-          this.clear();
-          const pct = event.total ? Math.min(100, (100 * event.compared) / event.total) : 0;
-          this.out.write(`verifying ${event.source}: ${formatCount(event.compared)}/${formatCount(event.total)} keys (${pct.toFixed(0)}%), ${formatCount(event.differences)} differ\n`);
-          this.drawnLines = 1;
+        this.verifying.set(event.source, event);
+        if (this.tty) this.draw(false);
+        else if (Date.now() - this.lastPlainLine > 5000) {
+          this.lastPlainLine = Date.now();
+          for (const p of this.verifying.values()) this.line(describeVerify(p));
         }
+        break;
+      case 'verify-finished':
+        if (this.tty) this.draw(true);
         break;
       default:
         break;
@@ -60,7 +63,7 @@ export class ProgressView {
 
   /** Leaves the bars where they are, so what follows prints below them. */
   finish(): void {
-    if (this.tty && this.latest.size) this.draw(true);
+    if (this.tty && (this.latest.size || this.verifying.size)) this.draw(true);
     this.drawnLines = 0;
   }
 
@@ -81,17 +84,30 @@ export class ProgressView {
     this.lastDraw = Date.now();
     this.clear();
     const rows = [...this.latest.values()].map((p) => bar(p, this.stages.get(p.source)));
+    rows.push(...[...this.verifying.values()].map(verifyBar));
     if (rows.length) this.out.write(`${rows.join('\n')}\n`);
     this.drawnLines = rows.length;
   }
 }
 
-function bar(p: EngineEventOf<'progress'>, stage: string | undefined): string {
+function meter(source: string, done: number, total: number): string {
   const width = 24;
-  const fraction = p.total > 0 ? Math.min(1, p.counts.scanned / p.total) : stage === 'done' ? 1 : 0;
+  const fraction = total > 0 ? Math.min(1, done / total) : 1;
   const filled = Math.round(fraction * width);
-  const eta = stage === 'done' ? 'done' : `ETA ${formatDuration(p.etaMs)}`;
-  return `${p.source.padEnd(14)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatCount(p.counts.scanned)}/${formatCount(p.total)} keys  ${formatCount(p.keysPerSec)} keys/s  ${formatBytes(p.bytesPerSec)}/s  ${eta}`;
+  return `${source.padEnd(14)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatCount(done)}/${formatCount(total)} keys`;
+}
+
+function bar(p: EngineEventOf<'progress'>, stage: string | undefined): string {
+  const eta = stage === 'done' ? 'done' : stage === 'failed' || stage === 'stopped' ? stage : `ETA ${formatDuration(p.etaMs)}`;
+  return `${meter(p.source, p.counts.scanned, p.total)}  ${formatCount(p.keysPerSec)} keys/s  ${formatBytes(p.bytesPerSec)}/s  ${eta}`;
+}
+
+function verifyBar(p: EngineEventOf<'verify-progress'>): string {
+  return `${meter(p.source, p.compared, p.total)} verified, ${formatCount(p.differences)} differ`;
+}
+
+function describeVerify(p: EngineEventOf<'verify-progress'>): string {
+  return `verifying ${p.source}: ${formatCount(p.compared)}/${formatCount(p.total)} keys, ${formatCount(p.differences)} differ`;
 }
 
 function describeProgress(p: EngineEventOf<'progress'>): string {
