@@ -49,8 +49,17 @@ export async function runCommand(loaded: LoadedJob, opts: RunCommandOptions): Pr
   const started = Date.now();
   const result = await runMigration(loaded, { resume: opts.resume, stateDir, signal: interruptible().signal }, bus);
   view?.finish();
-  if (!opts.json) process.stdout.write(`${formatRunSummary(result, Date.now() - started)}\n`);
+  if (!opts.json) {
+    process.stdout.write(`${formatRunSummary(result, Date.now() - started)}\n`);
+    if (result.outcome !== 'done' && loaded.path) process.stdout.write(`To continue: ${resumeCommand(loaded.path, opts.stateDir)}\n`);
+  }
   return result.outcome === 'done' ? EXIT_OK : EXIT_FAILED;
+}
+
+/** The command that resumes this run, as the user would type it. */
+function resumeCommand(jobPath: string, stateDir: string | undefined): string {
+  const quote = (s: string) => (/^[\w./:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  return `ferry run ${quote(jobPath)} --resume${stateDir ? ` --state-dir ${quote(stateDir)}` : ''}`;
 }
 
 export interface VerifyCommandOptions {

@@ -73,7 +73,8 @@ async function cmdVerify(args: string[]): Promise<number> {
     { json: { type: 'boolean' }, 'ttl-tolerance': { type: 'string' }, 'state-dir': { type: 'string' } },
     1,
   );
-  const tolerance = values['ttl-tolerance'] === undefined ? 1000 : Number(values['ttl-tolerance']);
+  const given = values['ttl-tolerance'] as string | undefined;
+  const tolerance = given === undefined ? 1000 : given.trim() === '' ? NaN : Number(given);
   if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--ttl-tolerance must be a number of milliseconds >= 0, got "${String(values['ttl-tolerance'])}"`);
   const loaded = await loadJobFile(positionals[0]);
   return verifyCommand(loaded, { json: Boolean(values.json), ttlToleranceMs: tolerance, stateDir: values['state-dir'] as string | undefined });

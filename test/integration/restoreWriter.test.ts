@@ -57,7 +57,7 @@ function writerFor(policy: Partial<WritePolicy> = {}) {
     onFatal: (err) => errors.push(`fatal ${err.message}`),
   });
   const write = (entry: Omit<SourceEntry, 'page' | 'type'>) =>
-    new Promise<void>((resolve) => {
+    new Promise<boolean>((resolve) => {
       const page = new CursorTracker('0').openPage('0');
       page.hold();
       writer.write({ ...entry, type: payloadType(entry.payload) as KeyType, page }, resolve);
@@ -91,8 +91,9 @@ describe('restore writer', () => {
   it('skips and counts a key whose TTL passed before it could be written', async () => {
     const { counts, errors, write } = writerFor();
     const payload = (await source.call(0, Buffer.from('x'), 'DUMP', 'str:int')) as Buffer;
-    await write({ db: 0, key: Buffer.from('expired-key'), payload, expireAt: Date.now() - 5 });
-    await write({ db: 0, key: Buffer.from('live-key'), payload, expireAt: Date.now() + 60_000 });
+    // Both are settled: an expired key needs nothing more, so the checkpoint may move past it.
+    expect(await write({ db: 0, key: Buffer.from('expired-key'), payload, expireAt: Date.now() - 5 })).toBe(true);
+    expect(await write({ db: 0, key: Buffer.from('live-key'), payload, expireAt: Date.now() + 60_000 })).toBe(true);
     expect(errors).toEqual([]);
     expect(counts.expired).toBe(1);
     expect(counts.written).toBe(1);
@@ -100,6 +101,15 @@ describe('restore writer', () => {
     const pttl = replyNumber(await target.call(0, Buffer.from('live-key'), 'PTTL', 'live-key'));
     expect(pttl).toBeGreaterThan(58_000);
     expect(pttl).toBeLessThanOrEqual(60_000);
+  });
+
+  it('reports a conflict as not settled, so the checkpoint stays before it', async () => {
+    const { counts, errors, write } = writerFor({ onConflict: 'fail' });
+    await target.call(0, Buffer.from('taken'), 'SET', 'taken', 'target value');
+    const payload = (await source.call(0, Buffer.from('x'), 'DUMP', 'str:int')) as Buffer;
+    expect(await write({ db: 0, key: Buffer.from('taken'), payload, expireAt: 0 })).toBe(false);
+    expect(errors).toEqual(['conflict taken']);
+    expect(counts.written).toBe(0);
   });
 
   it('extendMs keeps alive a key that would have expired on the way', async () => {

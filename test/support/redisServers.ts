@@ -86,7 +86,8 @@ export async function startRedis(opts: { args?: string[]; port?: number; passwor
     url: opts.password ? `redis://:${opts.password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
     cli,
     stop: async () => {
-      if (child.exitCode === null) {
+      // A process killed by a signal has exitCode null and signalCode set: it is gone already.
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGKILL');
         await exited;

@@ -62,7 +62,8 @@ export class Endpoint {
       throw new EndpointError(`${spec.role} ${spec.name}`, `${spec.role} ${spec.name}: bad URL: ${(err as Error).message}`);
     }
     const label = describe(spec, address);
-    const control = await connectTo(label, address, address.host, address.port, address.db);
+    // The control connection stays on db 0 until we know the server is not a cluster.
+    const control = await connectTo(label, address, address.host, address.port, 0);
     try {
       const info = parseInfo(replyText(await call(control, label, ['INFO'])));
       const facts = factsFromInfo(info);
@@ -75,7 +76,10 @@ export class Endpoint {
       const endpoint = new Endpoint(spec, address, facts, control);
       await endpoint.measureClock();
       if (facts.clusterEnabled) await endpoint.loadClusterSlots();
-      else endpoint.dbConnections.set(address.db, control);
+      else {
+        if (address.db !== 0) await call(control, label, ['SELECT', address.db]);
+        endpoint.dbConnections.set(address.db, control);
+      }
       return endpoint;
     } catch (err) {
       control.close();
@@ -261,22 +265,24 @@ async function connectTo(label: string, address: RedisAddress, host: string, por
     if (err instanceof ConnectionError) throw new EndpointError(label, err.message);
     throw err;
   }
+  // Each step names its own command when it fails (AUTH, SELECT…).
+  let step: Arg[] = ['AUTH'];
   try {
     if (address.password !== undefined || address.username !== undefined) {
-      const args: Arg[] = address.username ? ['AUTH', address.username, address.password ?? ''] : ['AUTH', address.password ?? ''];
+      step = address.username ? ['AUTH', address.username, address.password ?? ''] : ['AUTH', address.password ?? ''];
       try {
-        await conn.call(...args);
+        await conn.call(...step);
       } catch (err) {
         // A password given to a server that needs none is harmless: carry on.
         if (!(err instanceof ReplyError && /without any password configured/i.test(err.message))) throw err;
       }
     }
     await conn.call('CLIENT', 'SETNAME', 'ferry').catch(() => undefined);
-    if (db !== 0) await conn.call('SELECT', db);
-    else await conn.call('PING');
+    step = db !== 0 ? ['SELECT', db] : ['PING'];
+    await conn.call(...step);
     return conn;
   } catch (err) {
     conn.close();
-    throw explainReplyError(label, ['AUTH'], err);
+    throw explainReplyError(label, step.slice(0, 1), err);
   }
 }

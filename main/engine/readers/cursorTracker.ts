@@ -1,13 +1,15 @@
 /**
  * Knows which SCAN cursor is safe to save in a checkpoint: the cursor after the newest page whose
- * keys, and the keys of every page before it, have all been finished by the writer. Pages are
- * finished out of order (pipelines, several target nodes), so this keeps them in a queue.
+ * keys, and the keys of every page before it, have all been settled by the writer. Pages are
+ * settled out of order (pipelines, several target nodes), so this keeps them in a queue. A page
+ * with a key that was not settled (an error, a conflict, a write cut off by a lost connection)
+ * holds the cursor before it for good: a resumed run reads that page again.
  */
 export class CursorTracker {
   private readonly pages: Page[] = [];
   /** The cursor a resumed scan may start from. */
   committed: string;
-  /** True once the page that returned cursor 0 is finished: the whole shard is copied. */
+  /** True once every page up to the one that returned cursor 0 is settled: the shard is copied. */
   complete = false;
 
   constructor(startCursor: string) {
@@ -22,7 +24,7 @@ export class CursorTracker {
   }
 
   private advance(): void {
-    while (this.pages.length && this.pages[0].finished) {
+    while (this.pages.length && this.pages[0].finished && !this.pages[0].failed) {
       const page = this.pages.shift()!;
       this.committed = page.cursorAfter;
       if (page.cursorAfter === '0') this.complete = true;
@@ -33,6 +35,8 @@ export class CursorTracker {
 export class Page {
   private outstanding = 0;
   private sealed = false;
+  /** A key of this page was not settled. */
+  failed = false;
 
   constructor(
     readonly cursorAfter: string,
@@ -48,8 +52,12 @@ export class Page {
     this.outstanding++;
   }
 
-  /** A key of this page is finished (written, skipped, vanished, failed). */
-  release(): void {
+  /**
+   * A key of this page is dealt with: `settled` when it is on the target or needs nothing more
+   * (written, unchanged, skipped by policy, expired, vanished, filtered); false when it failed.
+   */
+  release(settled = true): void {
+    if (!settled) this.failed = true;
     this.outstanding--;
     if (this.finished) this.onFinished();
   }

@@ -28,7 +28,7 @@ export interface ScanReaderOptions {
   /** The reader never holds more than this many read-but-unwritten keys / bytes. */
   budget: { keys: number; bytes: number };
   counts: KeyCounts;
-  /** Hands an entry on; the consumer calls `reader.finish(entry)` once it is dealt with. */
+  /** Hands an entry on; the consumer calls `reader.finish(entry, settled)` once it is dealt with. */
   onEntry(entry: SourceEntry): void;
   /** A key that could not be read (not fatal). */
   onKeyError(key: Buffer, message: string): void;
@@ -62,7 +62,10 @@ export class ScanReader {
     this.nextCursor = opts.startCursor;
   }
 
-  /** Resolves when every key of the db has been read and finished; rejects on a fatal error. */
+  /**
+   * Resolves when the scan has reached its end (or was stopped) and every key read is dealt with;
+   * rejects on a fatal error. Whether every key was settled is `tracker.complete`.
+   */
   async run(): Promise<void> {
     const { endpoint, db, node } = this.opts;
     this.conn = node ? await endpoint.nodeConnection(node.host, node.port) : endpoint.dbConnection(db);
@@ -78,11 +81,11 @@ export class ScanReader {
     this.checkDone();
   }
 
-  /** The consumer is done with an entry: frees its share of the budget. */
-  finish(entry: SourceEntry): void {
+  /** The consumer is done with an entry (`settled`: see Page.release); frees its share of the budget. */
+  finish(entry: SourceEntry, settled: boolean): void {
     this.inFlightKeys--;
     this.inFlightBytes -= entry.payload.length;
-    entry.page.release();
+    entry.page.release(settled);
     this.checkDone();
     this.pump();
   }
@@ -123,7 +126,7 @@ export class ScanReader {
     const { endpoint, db, counts } = this.opts;
     page.hold();
     let pttl: Reply = -1;
-    const abandon = () => this.abandon(page);
+    const abandon = (settled = true) => this.abandon(page, settled);
     endpoint.send(db, key, ['PTTL', key], (reply) => (pttl = reply));
     endpoint.send(db, key, ['DUMP', key], (reply) => {
       const readAt = Date.now();
@@ -131,7 +134,7 @@ export class ScanReader {
       const failed = reply instanceof ReplyError ? reply : pttl instanceof ReplyError ? pttl : null;
       if (failed) {
         const command = reply instanceof ReplyError ? 'DUMP' : 'PTTL';
-        abandon();
+        abandon(false);
         if (failed.code === CONNECTION_LOST || /unknown command|NOPERM/i.test(failed.message)) return this.fail(failed, [command]);
         counts.errors++;
         return this.opts.onKeyError(key, `${command} failed: ${failed.message}`);
@@ -145,7 +148,7 @@ export class ScanReader {
       if (type === 'module' || type === 'unknown') {
         counts.errors++;
         this.opts.onKeyError(key, `holds a ${type === 'module' ? 'module' : `type ${payload[0]}`} value, which Ferry cannot copy`);
-        return abandon();
+        return abandon(false);
       }
       if (!this.opts.filter.matchesType(type)) {
         counts.filtered++;
@@ -157,9 +160,9 @@ export class ScanReader {
   }
 
   /** A key that will not reach the writer (vanished, filtered, unreadable): frees its budget. */
-  private abandon(page: Page): void {
+  private abandon(page: Page, settled: boolean): void {
     this.inFlightKeys--;
-    page.release();
+    page.release(settled);
     this.pump();
   }
 
@@ -170,7 +173,8 @@ export class ScanReader {
   }
 
   private checkDone(): void {
-    if (this.tracker.complete || (this.stopped && this.inFlightKeys === 0 && !this.scanPending)) this.settle?.resolve();
+    const scanOver = this.stopped || this.nextCursor === null;
+    if (scanOver && this.inFlightKeys === 0 && !this.scanPending) this.settle?.resolve();
   }
 
   private fail(err: ReplyError, args: string[]): void {

@@ -147,7 +147,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
       outcome,
       counts: sumCounts(checkpoint),
       perSource: perSourceCounts(checkpoint),
-      message: failure ?? (outcome === 'stopped' ? `stopped; continue with: ferry run ${job.name}.yaml --resume` : undefined),
+      message: failure ?? (outcome === 'stopped' ? 'stopped on request; the checkpoint is saved, a resumed run continues from it' : undefined),
     };
     writeFileAtomic(path.join(opts.stateDir, RUN_REPORT_FILE), `${JSON.stringify({ job: job.name, startedAt, finishedAt: Date.now(), ...result }, null, 2)}\n`);
     bus.emit({ type: 'run-finished', ...result, elapsedMs: Date.now() - startedAt, at: Date.now() });

@@ -106,7 +106,7 @@ export class SourceCopy {
         startCursor: saved?.cursor ?? '0',
         budget: SHARD_BUDGET,
         counts: this.counts,
-        onEntry: (entry) => writer.write(entry, () => reader.finish(entry)),
+        onEntry: (entry) => writer.write(entry, (settled) => reader.finish(entry, settled)),
         onKeyError: (key, message) => this.hooks.onKeyError(shard.db, key, message),
       });
       this.readers.set(shard.id, reader);

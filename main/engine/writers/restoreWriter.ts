@@ -44,17 +44,21 @@ export class RestoreWriter {
     this.absTtl = atLeast(opts.target.facts, 5, 0);
   }
 
-  /** Writes one entry; `done` is called exactly once, whatever happens to it. */
-  write(entry: SourceEntry, done: () => void): void {
+  /**
+   * Writes one entry. `done` is called exactly once: `settled` true when the key needs nothing
+   * more (written, unchanged, skipped by policy, expired, vanished), false when it failed, so the
+   * checkpoint does not move past it.
+   */
+  write(entry: SourceEntry, done: (settled: boolean) => void): void {
     const { policy, counts } = this.opts;
     const expireAt = plannedExpiry(entry.expireAt, policy);
     if (expireAt < 0) {
       counts.expired++;
-      return done();
+      return done(true);
     }
     const targetDb = this.opts.targetDbOf(entry.db);
     if (this.refusedTypeBytes.has(entry.payload[0])) {
-      this.viaCommands(entry, targetDb, expireAt).finally(done);
+      void this.viaCommands(entry, targetDb, expireAt).then(done);
       return;
     }
     let ttlArg = 0;
@@ -62,7 +66,7 @@ export class RestoreWriter {
       ttlArg = this.absTtl ? expireAt + this.opts.target.clockOffsetMs : expireAt - Date.now();
       if (ttlArg <= 0) {
         counts.expired++;
-        return done();
+        return done(true);
       }
     }
     const args: Arg[] = ['RESTORE', entry.key, ttlArg, entry.payload];
@@ -72,29 +76,29 @@ export class RestoreWriter {
       if (!(reply instanceof ReplyError)) {
         counts.written++;
         counts.bytes += entry.payload.length;
-        return done();
+        return done(true);
       }
-      this.onRefused(entry, targetDb, expireAt, reply).finally(done);
+      void this.onRefused(entry, targetDb, expireAt, reply).then(done);
     });
   }
 
-  private async onRefused(entry: SourceEntry, targetDb: number, expireAt: number, reply: ReplyError): Promise<void> {
+  private async onRefused(entry: SourceEntry, targetDb: number, expireAt: number, reply: ReplyError): Promise<boolean> {
     if (reply.code === 'BUSYKEY') return this.resolveExisting(entry, targetDb);
     if (PAYLOAD_REFUSED.test(reply.message)) {
       this.refusedTypeBytes.add(entry.payload[0]);
       return this.viaCommands(entry, targetDb, expireAt);
     }
-    this.failKey(entry, ['RESTORE'], reply);
+    return this.failKey(entry, ['RESTORE'], reply);
   }
 
   /** The target refused the payload (an older server): copy the value with ordinary commands. */
-  private async viaCommands(entry: SourceEntry, targetDb: number, expireAt: number): Promise<void> {
+  private async viaCommands(entry: SourceEntry, targetDb: number, expireAt: number): Promise<boolean> {
     const { source, target, counts, policy } = this.opts;
     try {
       const value = await readValue(source, entry.db, entry.key);
       if (value === null) {
         counts.vanished++;
-        return;
+        return true;
       }
       const outcome = await writeValue(target, targetDb, entry.key, value, {
         expireAt: expireAt > 0 ? expireAt + target.clockOffsetMs : 0,
@@ -104,8 +108,9 @@ export class RestoreWriter {
       counts.written++;
       counts.viaCommands++;
       counts.bytes += entry.payload.length;
+      return true;
     } catch (err) {
-      this.failKey(entry, ['RESTORE'], err);
+      return this.failKey(entry, ['RESTORE'], err);
     }
   }
 
@@ -113,7 +118,7 @@ export class RestoreWriter {
    * The key exists on the target. Same value: ours from before a resume (or identical data), not
    * a conflict. Another value: the conflict policy decides.
    */
-  private async resolveExisting(entry: SourceEntry, targetDb: number): Promise<void> {
+  private async resolveExisting(entry: SourceEntry, targetDb: number): Promise<boolean> {
     const { source, target, counts } = this.opts;
     try {
       const targetPayload = (await target.call(targetDb, entry.key, 'DUMP', entry.key)) as Buffer | null;
@@ -124,24 +129,29 @@ export class RestoreWriter {
       }
       if (same) {
         counts.unchanged++;
-      } else if (this.opts.policy.onConflict === 'skip') {
+        return true;
+      }
+      if (this.opts.policy.onConflict === 'skip') {
         counts.skipped++;
         this.opts.onSkipped(entry, targetDb);
-      } else {
-        this.opts.onConflict(entry, targetDb);
+        return true;
       }
+      this.opts.onConflict(entry, targetDb);
+      return false;
     } catch (err) {
-      this.failKey(entry, ['DUMP'], err);
+      return this.failKey(entry, ['DUMP'], err);
     }
   }
 
-  private failKey(entry: SourceEntry, args: Arg[], err: unknown): void {
+  /** Reports a key that could not be written; always false (not settled). */
+  private failKey(entry: SourceEntry, args: Arg[], err: unknown): false {
     const reply = err instanceof ReplyError ? err : null;
     if (reply && (reply.code === CONNECTION_LOST || FATAL.test(reply.message))) {
       this.opts.onFatal(explainReplyError(this.opts.target.label, args, reply));
-      return;
+      return false;
     }
     this.opts.counts.errors++;
     this.opts.onKeyError(entry, err instanceof Error ? err.message : String(err as Reply));
+    return false;
   }
 }
