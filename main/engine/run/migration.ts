@@ -12,6 +12,7 @@ import { RateMeter } from './rateMeter.js';
 import { listShards, SourceCopy } from './sourceCopy.js';
 import { writeFileAtomic } from './stateDir.js';
 import { describeKey } from './describeKey.js';
+import { decodedSize } from '../keys/payloadSize.js';
 import { openEndpoints, refuseUnsupported } from './openEndpoints.js';
 
 export interface RunOptions {
@@ -32,6 +33,9 @@ export interface RunResult {
   perSource: Record<string, KeyCounts>;
   message?: string;
 }
+
+/** Big keys listed one by one in warnings; past this they are only counted. */
+const BIG_KEY_WARNINGS = 20;
 
 export const SKIP_JOURNAL_FILE = 'skipped-keys.ndjson';
 export const RUN_REPORT_FILE = 'run-report.json';
@@ -68,6 +72,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
   const filter = new KeyFilter(job.options);
   const policy: WritePolicy = { onConflict: job.options.onConflict, keepTtl: job.options.ttl.keep, extendMs: job.options.ttl.extendMs };
   let failure: string | undefined;
+  let bigKeys = 0;
   const copies: SourceCopy[] = [];
   const stopAll = () => copies.forEach((c) => c.stop());
   const fail = (message: string) => {
@@ -85,6 +90,17 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
       const saved = checkpoint.sources[name];
       const copy: SourceCopy = new SourceCopy(name, source, target, job, filter, policy, shards, saved.shards, saved.counts, {
         onSkipped: (entry, targetDb) => journal.record(name, entry.db, targetDb, entry.key),
+        onBigKey: (entry) => {
+          if (++bigKeys > BIG_KEY_WARNINGS) return;
+          bus.emit({
+            type: 'warning',
+            source: name,
+            message:
+              `${describeKey(entry.key)} (db ${entry.db}, ${entry.type}) is ${formatMb(Math.max(entry.payload.length, decodedSize(entry.payload)))}: it goes as one RESTORE, which can stall a live target for a moment` +
+              (bigKeys === BIG_KEY_WARNINGS ? ' (further big keys are counted, not listed)' : ''),
+            at: Date.now(),
+          });
+        },
         onConflict: (entry, targetDb) =>
           fail(
             `${describeKey(entry.key)} (db ${entry.db}) from source ${name} already exists on the target (db ${targetDb}) with a different value, and onConflict is fail. ` +
@@ -138,6 +154,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
     });
     timers.forEach(clearInterval);
     await target.drain().catch(() => undefined);
+    if (bigKeys > BIG_KEY_WARNINGS) bus.emit({ type: 'warning', message: `${bigKeys} big keys in all (at or above options.bigKey.bytes)`, at: Date.now() });
     const errors = copies.reduce((n, c) => n + c.counts.errors, 0);
     if (!failure && errors > 0) failure = `${errors} key(s) could not be copied; see the key errors above`;
     const outcome: RunOutcome = failure ? 'failed' : opts.signal?.aborted ? 'stopped' : 'done';
@@ -159,6 +176,10 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
     for (const source of sources.values()) source.close();
     target.close();
   }
+}
+
+function formatMb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 function sumCounts(checkpoint: Checkpoint): KeyCounts {

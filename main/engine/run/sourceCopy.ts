@@ -2,6 +2,7 @@ import { emptyCounts, type KeyCounts } from '../../../shared/events.js';
 import type { Job } from '../../../shared/job.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { KeyFilter } from '../filters/keyFilter.js';
+import { decodedSize } from '../keys/payloadSize.js';
 import { ScanReader, type SourceEntry } from '../readers/scanReader.js';
 import { replyNumber } from '../resp/reply.js';
 import { RestoreWriter } from '../writers/restoreWriter.js';
@@ -40,6 +41,8 @@ export async function listShards(source: Endpoint): Promise<Shard[]> {
 }
 
 export interface SourceCopyHooks {
+  /** A key whose value is at or above `options.bigKey.bytes`, before it is written. */
+  onBigKey(entry: SourceEntry): void;
   onSkipped(entry: SourceEntry, targetDb: number): void;
   onConflict(entry: SourceEntry, targetDb: number): void;
   onKeyError(db: number, key: Buffer, message: string): void;
@@ -93,6 +96,7 @@ export class SourceCopy {
       onKeyError: (entry, message) => this.hooks.onKeyError(entry.db, entry.key, message),
       onFatal: this.hooks.onFatal,
     });
+    const bigKeyBytes = this.job.options.bigKey.bytes;
     // A cluster source's masters are scanned in parallel (each has its own connection);
     // a standalone source's dbs one after another.
     const runShard = async (shard: Shard) => {
@@ -106,7 +110,10 @@ export class SourceCopy {
         startCursor: saved?.cursor ?? '0',
         budget: SHARD_BUDGET,
         counts: this.counts,
-        onEntry: (entry) => writer.write(entry, (settled) => reader.finish(entry, settled)),
+        onEntry: (entry) => {
+          if (entry.payload.length >= bigKeyBytes || decodedSize(entry.payload) >= bigKeyBytes) this.hooks.onBigKey(entry);
+          writer.write(entry, (settled) => reader.finish(entry, settled));
+        },
         onKeyError: (key, message) => this.hooks.onKeyError(shard.db, key, message),
       });
       this.readers.set(shard.id, reader);

@@ -81,6 +81,8 @@ function sandboxJob(sources: Array<{ name: string; port: number }>, targetPort: 
     '  # A cluster has only db 0: the legacy servers\' other dbs are merged into it.',
     '  dbs: { "0": 0, "1": 0, "2": 0 }',
     '  ttl: { keep: true, extendMs: 0 }',
+    '  # Low on purpose, so the sandbox shows its multi-megabyte keys as big-key warnings.',
+    '  bigKey: { bytes: 1mb }',
     '  parallel: 3',
     '',
   ].join('\n');
