@@ -44,7 +44,9 @@ afterAll(async () => {
 function writerFor(policy: Partial<WritePolicy> = {}) {
   const counts = emptyCounts();
   const errors: string[] = [];
+  const settle = new Map<SourceEntry, (settled: boolean) => void>();
   const writer = new RestoreWriter({
+    onDone: (entry, settled) => settle.get(entry)!(settled),
     source,
     sourceName: 'src',
     target,
@@ -56,11 +58,13 @@ function writerFor(policy: Partial<WritePolicy> = {}) {
     onKeyError: (_entry, message) => errors.push(message),
     onFatal: (err) => errors.push(`fatal ${err.message}`),
   });
-  const write = (entry: Omit<SourceEntry, 'page' | 'type'>) =>
+  const write = (entry: Omit<SourceEntry, 'page' | 'type' | 'reader'>) =>
     new Promise<boolean>((resolve) => {
       const page = new CursorTracker('0').openPage('0');
       page.hold();
-      writer.write({ ...entry, type: payloadType(entry.payload) as KeyType, page }, resolve);
+      const full = { ...entry, type: payloadType(entry.payload) as KeyType, page, reader: null as never };
+      settle.set(full, resolve);
+      writer.write(full);
     });
   return { counts, errors, write };
 }

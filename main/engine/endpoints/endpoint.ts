@@ -122,24 +122,28 @@ export class Endpoint {
     return pending;
   }
 
-  /** Sends a command about `key` to the server that holds it, following MOVED and ASK redirects. */
-  send(db: number, key: Buffer, args: readonly Arg[], callback: ReplyCallback): void {
+  /**
+   * Sends a command about `key` to the server that holds it, following MOVED and ASK redirects.
+   * `context` reaches the callback untouched (see RedisConnection.send).
+   */
+  send<C>(db: number, key: Buffer, args: readonly Arg[], callback: ReplyCallback<C>, context?: C): void {
     if (!this.isCluster) {
-      this.dbConnection(db).send(args, callback);
+      this.dbConnection(db).send(args, callback, context);
       return;
     }
     const slot = keySlot(key);
     const owner = this.slotOwner[slot];
     if (!owner) {
-      callback(new ReplyError(`CLUSTERDOWN ${this.label}: no node serves slot ${slot}`));
+      callback(new ReplyError(`CLUSTERDOWN ${this.label}: no node serves slot ${slot}`), context as C);
       return;
     }
-    owner.send(args, (reply) => this.followRedirect(reply, slot, args, callback, 0));
+    const routed: Routed<C> = { endpoint: this, slot, args, callback, context: context as C, hops: 0 };
+    owner.send(args, onRoutedReply, routed);
   }
 
   call(db: number, key: Buffer, ...args: Arg[]): Promise<Reply> {
     return new Promise((resolve, reject) =>
-      this.send(db, key, args, (reply) => (reply instanceof ReplyError ? reject(reply) : resolve(reply))),
+      this.send(db, key, args, (reply: Reply) => (reply instanceof ReplyError ? reject(reply) : resolve(reply))),
     );
   }
 
@@ -169,16 +173,19 @@ export class Endpoint {
     for (const c of this.openNodes.values()) c.close();
   }
 
-  private followRedirect(reply: Reply, slot: number, args: readonly Arg[], callback: ReplyCallback, hops: number): void {
-    if (!(reply instanceof ReplyError) || hops >= MAX_REDIRECTS) return callback(reply);
+  /** A reply to a routed command: MOVED / ASK / TRYAGAIN are followed, anything else is delivered. */
+  followRedirect<C>(reply: Reply, routed: Routed<C>): void {
+    const deliver = () => routed.callback(reply, routed.context);
+    if (!(reply instanceof ReplyError) || routed.hops >= MAX_REDIRECTS) return deliver();
     const code = reply.code;
-    if (code !== 'MOVED' && code !== 'ASK' && code !== 'TRYAGAIN') return callback(reply);
+    if (code !== 'MOVED' && code !== 'ASK' && code !== 'TRYAGAIN') return deliver();
+    routed.hops++;
     if (code === 'TRYAGAIN') {
       // A multi-key operation met a slot in migration: try again shortly.
       setTimeout(() => {
-        const owner = this.slotOwner[slot];
-        if (!owner) return callback(reply);
-        owner.send(args, (r) => this.followRedirect(r, slot, args, callback, hops + 1));
+        const owner = this.slotOwner[routed.slot];
+        if (!owner) return deliver();
+        owner.send(routed.args, onRoutedReply, routed);
       }, 50);
       return;
     }
@@ -188,15 +195,11 @@ export class Endpoint {
     const port = Number(where.slice(colon + 1));
     this.nodeConnection(host, port).then(
       (conn) => {
-        if (code === 'MOVED') {
-          this.slotOwner[slot] = conn;
-          conn.send(args, (r) => this.followRedirect(r, slot, args, callback, hops + 1));
-        } else {
-          conn.send(['ASKING'], () => {});
-          conn.send(args, (r) => this.followRedirect(r, slot, args, callback, hops + 1));
-        }
+        if (code === 'MOVED') this.slotOwner[routed.slot] = conn;
+        else conn.send(['ASKING'], noop);
+        conn.send(routed.args, onRoutedReply, routed);
       },
-      (err: Error) => callback(new ReplyError(`ERR ${err.message}`)),
+      (err: Error) => routed.callback(new ReplyError(`ERR ${err.message}`), routed.context),
     );
   }
 
@@ -231,6 +234,22 @@ export class Endpoint {
     }
   }
 }
+
+/** A command routed by slot, carried as the connection's callback context until its final reply. */
+interface Routed<C> {
+  endpoint: Endpoint;
+  slot: number;
+  args: readonly Arg[];
+  callback: ReplyCallback<C>;
+  context: C;
+  hops: number;
+}
+
+function onRoutedReply<C>(reply: Reply, routed: Routed<C>): void {
+  routed.endpoint.followRedirect(reply, routed);
+}
+
+function noop(): void {}
 
 function describe(spec: EndpointSpec, address: RedisAddress): string {
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;

@@ -16,6 +16,8 @@ export interface SourceEntry {
   /** Unix ms on this machine's clock; 0 = no TTL. */
   expireAt: number;
   page: Page;
+  /** The reader to tell (`finish`) once the entry is dealt with. */
+  reader: ScanReader;
 }
 
 export interface ScanReaderOptions {
@@ -28,10 +30,21 @@ export interface ScanReaderOptions {
   /** The reader never holds more than this many read-but-unwritten keys / bytes. */
   budget: { keys: number; bytes: number };
   counts: KeyCounts;
-  /** Hands an entry on; the consumer calls `reader.finish(entry, settled)` once it is dealt with. */
+  /** Hands an entry on; the consumer calls `entry.reader.finish(entry, settled)` once it is dealt with. */
   onEntry(entry: SourceEntry): void;
   /** A key that could not be read (not fatal). */
   onKeyError(key: Buffer, message: string): void;
+}
+
+/** What the reader keeps about a key between its PTTL and DUMP replies. */
+interface KeyRead {
+  key: Buffer;
+  page: Page;
+  pttl: Reply;
+}
+
+function onPttl(reply: Reply, read: KeyRead): void {
+  read.pttl = reply;
 }
 
 const MIN_COUNT = 10;
@@ -123,41 +136,44 @@ export class ScanReader {
   }
 
   private readKey(key: Buffer, page: Page): void {
-    const { endpoint, db, counts } = this.opts;
+    const { endpoint, db } = this.opts;
     page.hold();
-    let pttl: Reply = -1;
-    const abandon = (settled = true) => this.abandon(page, settled);
-    endpoint.send(db, key, ['PTTL', key], (reply) => (pttl = reply));
-    endpoint.send(db, key, ['DUMP', key], (reply) => {
-      const readAt = Date.now();
-      // PTTL's reply has arrived too: replies come in order on the key's connection.
-      const failed = reply instanceof ReplyError ? reply : pttl instanceof ReplyError ? pttl : null;
-      if (failed) {
-        const command = reply instanceof ReplyError ? 'DUMP' : 'PTTL';
-        abandon(false);
-        if (failed.code === CONNECTION_LOST || /unknown command|NOPERM/i.test(failed.message)) return this.fail(failed, [command]);
-        counts.errors++;
-        return this.opts.onKeyError(key, `${command} failed: ${failed.message}`);
-      }
-      if (reply === null || pttl === -2) {
-        counts.vanished++;
-        return abandon();
-      }
-      const payload = reply as Buffer;
-      const type = payloadType(payload);
-      if (type === 'module' || type === 'unknown') {
-        counts.errors++;
-        this.opts.onKeyError(key, `holds a ${type === 'module' ? 'module' : `type ${payload[0]}`} value, which Ferry cannot copy`);
-        return abandon(false);
-      }
-      if (!this.opts.filter.matchesType(type)) {
-        counts.filtered++;
-        return abandon();
-      }
-      this.inFlightBytes += payload.length;
-      this.opts.onEntry({ db, key, payload, type, expireAt: typeof pttl === 'number' && pttl >= 0 ? readAt + pttl : 0, page });
-    });
+    const read: KeyRead = { key, page, pttl: -1 };
+    endpoint.send(db, key, ['PTTL', key], onPttl, read);
+    endpoint.send(db, key, ['DUMP', key], this.onDump, read);
   }
+
+  /** DUMP's reply; PTTL's has arrived before it (replies come in order on the key's connection). */
+  private readonly onDump = (reply: Reply, read: KeyRead): void => {
+    const readAt = Date.now();
+    const { key, page, pttl } = read;
+    const counts = this.opts.counts;
+    const failed = reply instanceof ReplyError ? reply : pttl instanceof ReplyError ? pttl : null;
+    if (failed) {
+      const command = reply instanceof ReplyError ? 'DUMP' : 'PTTL';
+      this.abandon(page, false);
+      if (failed.code === CONNECTION_LOST || /unknown command|NOPERM/i.test(failed.message)) return this.fail(failed, [command]);
+      counts.errors++;
+      return this.opts.onKeyError(key, `${command} failed: ${failed.message}`);
+    }
+    if (reply === null || pttl === -2) {
+      counts.vanished++;
+      return this.abandon(page, true);
+    }
+    const payload = reply as Buffer;
+    const type = payloadType(payload);
+    if (type === 'module' || type === 'unknown') {
+      counts.errors++;
+      this.opts.onKeyError(key, `holds a ${type === 'module' ? 'module' : `type ${payload[0]}`} value, which Ferry cannot copy`);
+      return this.abandon(page, false);
+    }
+    if (!this.opts.filter.matchesType(type)) {
+      counts.filtered++;
+      return this.abandon(page, true);
+    }
+    this.inFlightBytes += payload.length;
+    this.opts.onEntry({ db: this.opts.db, key, payload, type, expireAt: typeof pttl === 'number' && pttl >= 0 ? readAt + pttl : 0, page, reader: this });
+  };
 
   /** A key that will not reach the writer (vanished, filtered, unreadable): frees its budget. */
   private abandon(page: Page, settled: boolean): void {

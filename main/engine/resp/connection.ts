@@ -4,7 +4,11 @@ import { CommandEncoder, type Arg } from './commandEncoder.js';
 import { ReplyParser } from './replyParser.js';
 import { CONNECTION_LOST, ReplyError, type Reply } from './reply.js';
 
-export type ReplyCallback = (reply: Reply) => void;
+/**
+ * Receives a command's reply. `context` is whatever the sender passed along with the command: the
+ * copy loop passes its per-key state there instead of allocating a closure per command.
+ */
+export type ReplyCallback<C = never> = (reply: Reply, context: C) => void;
 
 export interface ConnectOptions {
   host: string;
@@ -35,7 +39,9 @@ export class ConnectionError extends Error {
  */
 export class RedisConnection {
   private readonly encoder = new CommandEncoder();
-  private readonly callbacks: ReplyCallback[] = [];
+  // Callbacks and their contexts, in the order the commands were sent (two arrays: no object per command).
+  private readonly callbacks: Array<ReplyCallback<unknown>> = [];
+  private readonly contexts: unknown[] = [];
   private head = 0;
   private flushScheduled = false;
   private closedError: Error | null = null;
@@ -93,15 +99,16 @@ export class RedisConnection {
     return this.callbacks.length - this.head;
   }
 
-  /** Queues a command; the callback gets the reply (an error reply is a ReplyError value). */
-  send(args: readonly Arg[], callback: ReplyCallback): void {
+  /** Queues a command; the callback gets the reply (an error reply is a ReplyError value) and `context`. */
+  send<C>(args: readonly Arg[], callback: ReplyCallback<C>, context?: C): void {
     if (this.closedError) {
       const err = this.closedError;
-      queueMicrotask(() => callback(new ReplyError(err.message, CONNECTION_LOST)));
+      queueMicrotask(() => callback(new ReplyError(err.message, CONNECTION_LOST), context as C));
       return;
     }
     this.encoder.encode(args);
-    this.callbacks.push(callback);
+    this.callbacks.push(callback as ReplyCallback<unknown>);
+    this.contexts.push(context);
     if (this.encoder.pendingBytes >= 1 << 20) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -148,23 +155,28 @@ export class RedisConnection {
 
   private deliver(reply: Reply): void {
     const callback = this.callbacks[this.head];
-    this.callbacks[this.head++] = noop;
+    const context = this.contexts[this.head];
+    this.callbacks[this.head] = noop;
+    this.contexts[this.head++] = undefined;
     // Compact the queue now and then instead of shifting on every reply.
     if (this.head > 4096 && this.head * 2 > this.callbacks.length) {
       this.callbacks.splice(0, this.head);
+      this.contexts.splice(0, this.head);
       this.head = 0;
     }
-    callback(reply);
+    callback(reply, context);
   }
 
   private fail(err: Error): void {
     if (this.closedError) return;
     this.closedError = err;
     const pending = this.callbacks.splice(this.head);
+    const contexts = this.contexts.splice(this.head);
     this.callbacks.length = 0;
+    this.contexts.length = 0;
     this.head = 0;
     const asReply = new ReplyError(err.message, CONNECTION_LOST);
-    for (const callback of pending) callback(asReply);
+    pending.forEach((callback, i) => callback(asReply, contexts[i]));
     for (const listener of this.closeListeners) listener(err);
   }
 }

@@ -94,6 +94,7 @@ export class SourceCopy {
       onSkipped: this.hooks.onSkipped,
       onConflict: this.hooks.onConflict,
       onKeyError: (entry, message) => this.hooks.onKeyError(entry.db, entry.key, message),
+      onDone: (entry, settled) => entry.reader.finish(entry, settled),
       onFatal: this.hooks.onFatal,
     });
     const bigKeyBytes = this.job.options.bigKey.bytes;
@@ -112,7 +113,7 @@ export class SourceCopy {
         counts: this.counts,
         onEntry: (entry) => {
           if (entry.payload.length >= bigKeyBytes || decodedSize(entry.payload) >= bigKeyBytes) this.hooks.onBigKey(entry);
-          writer.write(entry, (settled) => reader.finish(entry, settled));
+          writer.write(entry);
         },
         onKeyError: (key, message) => this.hooks.onKeyError(shard.db, key, message),
       });

@@ -17,6 +17,12 @@ export interface RestoreWriterOptions {
   targetDbOf(sourceDb: number): number;
   policy: WritePolicy;
   counts: KeyCounts;
+  /**
+   * Called exactly once per entry given to `write`: `settled` true when the key needs nothing
+   * more (written, unchanged, skipped by policy, expired, vanished), false when it failed, so the
+   * checkpoint does not move past it.
+   */
+  onDone(entry: SourceEntry, settled: boolean): void;
   /** A key the target holds with another value, left there by `onConflict: skip`. */
   onSkipped(entry: SourceEntry, targetDb: number): void;
   /** `onConflict: fail` met an existing key with another value: the run must stop. */
@@ -44,48 +50,54 @@ export class RestoreWriter {
     this.absTtl = atLeast(opts.target.facts, 5, 0);
   }
 
-  /**
-   * Writes one entry. `done` is called exactly once: `settled` true when the key needs nothing
-   * more (written, unchanged, skipped by policy, expired, vanished), false when it failed, so the
-   * checkpoint does not move past it.
-   */
-  write(entry: SourceEntry, done: (settled: boolean) => void): void {
+  /** Writes one entry; `onDone` follows once it is dealt with. */
+  write(entry: SourceEntry): void {
     const { policy, counts } = this.opts;
     const expireAt = plannedExpiry(entry.expireAt, policy);
     if (expireAt < 0) {
       counts.expired++;
-      return done(true);
+      return this.opts.onDone(entry, true);
     }
     const targetDb = this.opts.targetDbOf(entry.db);
-    if (this.refusedTypeBytes.has(entry.payload[0])) {
-      void this.viaCommands(entry, targetDb, expireAt).then(done);
-      return;
-    }
+    if (this.refusedTypeBytes.has(entry.payload[0])) return this.settleLater(entry, this.viaCommands(entry, targetDb, expireAt));
     let ttlArg = 0;
     if (expireAt > 0) {
       ttlArg = this.absTtl ? expireAt + this.opts.target.clockOffsetMs : expireAt - Date.now();
       if (ttlArg <= 0) {
         counts.expired++;
-        return done(true);
+        return this.opts.onDone(entry, true);
       }
     }
     const args: Arg[] = ['RESTORE', entry.key, ttlArg, entry.payload];
     if (policy.onConflict === 'replace') args.push('REPLACE');
     if (this.absTtl && expireAt > 0) args.push('ABSTTL');
-    this.opts.target.send(targetDb, entry.key, args, (reply) => {
-      if (!(reply instanceof ReplyError)) {
-        counts.written++;
-        counts.bytes += entry.payload.length;
-        return done(true);
-      }
-      void this.onRefused(entry, targetDb, expireAt, reply).then(done);
-    });
+    this.opts.target.send(targetDb, entry.key, args, this.onRestored, entry);
   }
 
-  private async onRefused(entry: SourceEntry, targetDb: number, expireAt: number, reply: ReplyError): Promise<boolean> {
+  /** RESTORE's reply: the common case is settled here; refusals go down the slower paths. */
+  private readonly onRestored = (reply: Reply, entry: SourceEntry): void => {
+    if (!(reply instanceof ReplyError)) {
+      this.opts.counts.written++;
+      this.opts.counts.bytes += entry.payload.length;
+      return this.opts.onDone(entry, true);
+    }
+    this.settleLater(entry, this.onRefused(entry, reply));
+  };
+
+  private settleLater(entry: SourceEntry, outcome: Promise<boolean>): void {
+    void outcome.then((settled) => this.opts.onDone(entry, settled));
+  }
+
+  private async onRefused(entry: SourceEntry, reply: ReplyError): Promise<boolean> {
+    const targetDb = this.opts.targetDbOf(entry.db);
     if (reply.code === 'BUSYKEY') return this.resolveExisting(entry, targetDb);
     if (PAYLOAD_REFUSED.test(reply.message)) {
       this.refusedTypeBytes.add(entry.payload[0]);
+      const expireAt = plannedExpiry(entry.expireAt, this.opts.policy);
+      if (expireAt < 0) {
+        this.opts.counts.expired++;
+        return true;
+      }
       return this.viaCommands(entry, targetDb, expireAt);
     }
     return this.failKey(entry, ['RESTORE'], reply);
