@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../support/redisServers.js';
 import { parseEvents, runFerry, spawnFerry, stackTraceLines, tmpDir, writeJob, type FerryResult } from '../support/cli.js';
+import { rng } from '../../main/engine/sandbox/sandboxData.js';
 
 const work = tmpDir('ferry-cli-resume-');
 const servers: RedisServer[] = [];
@@ -55,16 +56,6 @@ function pipe(port: number, commands: Buffer[]): Promise<void> {
 
 const HOUR = 3_600_000;
 
-/** Deterministic pseudo-random numbers. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
 
 /**
  * ~`strings` plain strings (a fifth with a TTL of hours) plus hashes, lists, sets, zsets, binary

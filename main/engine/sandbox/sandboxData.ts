@@ -23,7 +23,7 @@ export const SANDBOX_SOURCES: SandboxSourceSpec[] = [
 ];
 
 /** Deterministic pseudo-random numbers, so every sandbox holds the same data. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;
