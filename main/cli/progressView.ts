@@ -25,7 +25,9 @@ export class ProgressView {
         break;
       case 'source-stage':
         this.stages.set(event.source, event.stage);
-        if (!this.tty) this.line(`${event.source}: ${event.stage}${event.message ? ` (${event.message})` : ''}`);
+        if (!this.tty) {
+          if (event.stage !== 'queued') this.line(`${event.source}: ${event.stage}${event.message ? ` (${event.message})` : ''}`);
+        }
         else this.draw(true);
         break;
       case 'progress':

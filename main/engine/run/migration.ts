@@ -114,6 +114,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
     }
 
     bus.emit({ type: 'run-started', job: job.name, resumed: opts.resume, sources: [...sources.keys()], target: redactUrl(job.target.url), at: Date.now() });
+    for (const copy of copies) bus.emit({ type: 'source-stage', source: copy.name, stage: 'queued', at: Date.now() });
     const meters = new Map(copies.map((c) => [c.name, new RateMeter()]));
     const totals = new Map(copies.map((c) => [c.name, c.shards.reduce((n, s) => n + s.keys, 0)]));
     const emitProgress = (copy: SourceCopy) => {
