@@ -13,8 +13,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedisConnection } from '../main/engine/resp/connection.js';
 import { replyArray, replyNumber, replyText } from '../main/engine/resp/reply.js';
-import type { Arg } from '../main/engine/resp/commandEncoder.js';
 import { startRedisProcess } from '../main/engine/sandbox/redisProcess.js';
+import { fillBenchDataset } from './dataset.js';
 
 const KEYS = Number(process.env.FERRY_BENCH_KEYS ?? 1_000_000);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,25 +28,6 @@ function cpuSeconds(pid: number): number {
 
 async function connect(port: number): Promise<RedisConnection> {
   return RedisConnection.connect({ host: '127.0.0.1', port, label: `:${port}` });
-}
-
-/** 70 % ~100-byte strings, 10 % hashes of 10 fields, 10 % zsets of 10, 5 % lists of 10, 5 % sets of 10; 20 % with a TTL. */
-async function fill(conn: RedisConnection): Promise<void> {
-  const value = (n: number) => `v${n}:`.padEnd(100, 'abcdefghij');
-  for (let n = 0; n < KEYS; n++) {
-    const kind = n % 20;
-    const key = `bench:${n}`;
-    let args: Arg[];
-    if (kind < 14) args = ['SET', key, value(n)];
-    else if (kind < 16) args = ['HSET', key, ...Array.from({ length: 10 }, (_, i) => [`field${i}`, `value-${n}-${i}`]).flat()];
-    else if (kind < 18) args = ['ZADD', key, ...Array.from({ length: 10 }, (_, i) => [i * 1.5, `member-${n}-${i}`]).flat()];
-    else if (kind < 19) args = ['RPUSH', key, ...Array.from({ length: 10 }, (_, i) => `item-${n}-${i}`)];
-    else args = ['SADD', key, ...Array.from({ length: 10 }, (_, i) => `m-${n}-${i}`)];
-    conn.send(args, () => {});
-    if (n % 5 === 0) conn.send(['PEXPIRE', key, 3_600_000 + n], () => {});
-    if (n % 10_000 === 0) await conn.drain();
-  }
-  await conn.drain();
 }
 
 async function baseline(sourcePort: number, targetPort: number): Promise<number> {
@@ -106,7 +87,7 @@ async function main(): Promise<void> {
     const src = await connect(source.port);
     const tgt = await connect(target.port);
     process.stdout.write(`Filling the source with ${KEYS.toLocaleString('en-US')} keys...\n`);
-    await fill(src);
+    await fillBenchDataset(src, KEYS);
     const expected = replyNumber(await src.call('DBSIZE'));
 
     await tgt.call('FLUSHALL');

@@ -4,6 +4,11 @@ import type { LoadedJob } from '../engine/job/loadJob.js';
 import { runMigration } from '../engine/run/migration.js';
 import { stateDirFor } from '../engine/run/stateDir.js';
 import { verifyJob } from '../engine/verify/verifier.js';
+import { planJob } from '../engine/plan/planner.js';
+import { renderPlanHtml } from '../engine/plan/planHtml.js';
+import { hasBlocker } from '../../shared/plan.js';
+import { writeFileAtomic } from '../engine/run/stateDir.js';
+import { formatPlanSummary } from './planSummary.js';
 import { ProgressView } from './progressView.js';
 import { formatRunSummary, formatVerifySummary } from './summary.js';
 
@@ -79,4 +84,21 @@ export async function verifyCommand(loaded: LoadedJob, opts: VerifyCommandOption
   if (!opts.json) process.stdout.write(`${formatVerifySummary(result, Date.now() - started)}\n`);
   const d = result.differences;
   return d.missing + d.type + d.value + d.ttl === 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+export interface PlanCommandOptions {
+  jsonFile?: string;
+  htmlFile?: string;
+  sample: number | null;
+}
+
+/** `ferry plan`: the dry run; writes the plan document as JSON / HTML, prints the summary. */
+export async function planCommand(loaded: LoadedJob, opts: PlanCommandOptions): Promise<number> {
+  process.stderr.write(`Planning job ${loaded.job.name}${opts.sample ? ` (a sample of ${opts.sample} keys per source db)` : ''}: reading every endpoint, writing nothing...\n`);
+  const plan = await planJob(loaded, { sample: opts.sample });
+  if (opts.jsonFile) writeFileAtomic(opts.jsonFile, `${JSON.stringify(plan, null, 2)}\n`);
+  if (opts.htmlFile) writeFileAtomic(opts.htmlFile, renderPlanHtml(plan));
+  process.stdout.write(`${formatPlanSummary(plan)}\n`);
+  for (const [what, file] of [['JSON', opts.jsonFile], ['HTML', opts.htmlFile]] as const) if (file) process.stdout.write(`Plan ${what} written to ${file}\n`);
+  return hasBlocker(plan) ? EXIT_FAILED : EXIT_OK;
 }

@@ -4,12 +4,17 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { JobFileError, loadJobFile } from '../engine/job/loadJob.js';
 import { ResumeError } from '../engine/run/migration.js';
 import { UnsupportedError } from '../engine/run/openEndpoints.js';
-import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, runCommand, verifyCommand } from './commands.js';
+import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, planCommand, runCommand, verifyCommand } from './commands.js';
 import { runDemo } from './demo.js';
 
 const USAGE = `Ferry moves Redis data between servers, data centers and clouds.
 
 Usage:
+  ferry plan JOB [--json FILE] [--html FILE] [--sample N]
+      The dry run: read every endpoint and every selected key, write nothing, and report
+      what will happen, how long it takes, what will hurt and what cannot work.
+      Exit 0 when the plan has no blocker, 1 when it has one.
+      --sample N   analyse N keys per source db instead of every key (labelled as a sample)
   ferry run JOB [--resume] [--json] [--state-dir DIR]
       Copy every selected key of every source in the job file into the target.
       --resume     continue from the last checkpoint of this job
@@ -37,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdVerify(rest);
     case 'demo':
       return cmdDemo(rest);
+    case 'plan':
+      return cmdPlan(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -78,6 +85,15 @@ async function cmdVerify(args: string[]): Promise<number> {
   if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--ttl-tolerance must be a number of milliseconds >= 0, got "${String(values['ttl-tolerance'])}"`);
   const loaded = await loadJobFile(positionals[0]);
   return verifyCommand(loaded, { json: Boolean(values.json), ttlToleranceMs: tolerance, stateDir: values['state-dir'] as string | undefined });
+}
+
+async function cmdPlan(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'string' }, html: { type: 'string' }, sample: { type: 'string' } }, 1);
+  const given = values.sample as string | undefined;
+  const sample = given === undefined ? null : /^\d+$/.test(given.trim()) && Number(given) > 0 ? Number(given) : NaN;
+  if (Number.isNaN(sample)) throw new UsageError(`--sample must be a whole number of keys > 0, got "${String(given)}"`);
+  const loaded = await loadJobFile(positionals[0]);
+  return planCommand(loaded, { jsonFile: values.json as string | undefined, htmlFile: values.html as string | undefined, sample });
 }
 
 async function cmdDemo(args: string[]): Promise<number> {

@@ -1,7 +1,13 @@
-/** A key as people can read it in a message: its text when printable, else hex. Long keys are cut. */
-export function describeKey(key: Buffer): string {
+/** A key as people can read it: its text when printable, else 0x-hex. Long keys are cut. */
+export function keyText(key: Buffer): string {
   const text = key.toString('utf8');
   const printable = !text.includes('\uFFFD') && !/[\x00-\x1f\x7f]/.test(text);
-  const shown = printable ? JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text) : `0x${key.subarray(0, 60).toString('hex')}${key.length > 60 ? '…' : ''}`;
-  return `key ${shown}`;
+  if (printable) return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+  return `0x${key.subarray(0, 60).toString('hex')}${key.length > 60 ? '…' : ''}`;
+}
+
+/** A key for a message: `key "user:1"`, or `key 0x00ff…` for bytes that are not text. */
+export function describeKey(key: Buffer): string {
+  const text = keyText(key);
+  return `key ${text.startsWith('0x') && !key.toString('utf8').startsWith('0x') ? text : JSON.stringify(text)}`;
 }

@@ -5,6 +5,12 @@ import { Endpoint } from '../endpoints/endpoint.js';
 export class UnsupportedError extends Error {}
 
 export function refuseUnsupported(job: Job): void {
+  const problems = unsupportedProblems(job);
+  if (problems.length) throw new UnsupportedError(problems.join('\n'));
+}
+
+/** What in the job this version cannot do yet, one message per field. */
+export function unsupportedProblems(job: Job): string[] {
   const problems: string[] = [];
   job.sources.forEach((s, i) => {
     if (s.rdb !== undefined) problems.push(`sources[${i}].rdb: RDB files as sources are not supported yet; give a url`);
@@ -12,7 +18,7 @@ export function refuseUnsupported(job: Job): void {
     if (s.stage === 'replica') problems.push(`sources[${i}].stage: staging replicas are not supported yet; use stage: direct`);
   });
   if (job.target.via !== undefined) problems.push('target.via: SSH tunnels are not supported yet; reach the server directly');
-  if (problems.length) throw new UnsupportedError(problems.join('\n'));
+  return problems;
 }
 
 /**

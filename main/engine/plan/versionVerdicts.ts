@@ -1,0 +1,45 @@
+import type { Verdict } from '../../../shared/plan.js';
+
+export interface VersionSide {
+  name: string;
+  version: string;
+  rdbVersion: number;
+}
+
+function atLeast(version: string, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = version.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  return a > major || (a === major && b >= minor);
+}
+
+/**
+ * What the versions of a source and the target mean for the move: payloads as they are, plain
+ * commands (the target refuses newer payloads), or values that cannot be held at all.
+ */
+export function versionVerdicts(source: VersionSide, target: VersionSide, has: { streams: boolean; hashes: boolean }): Verdict[] {
+  const verdicts: Verdict[] = [];
+  const pair = `${source.name} (Redis ${source.version}, RDB ${source.rdbVersion}) -> target (Redis ${target.version}, RDB ${target.rdbVersion})`;
+  if (has.streams && !atLeast(target.version, 5, 0)) {
+    verdicts.push({
+      level: 'blocker',
+      topic: 'versions',
+      message: `${pair}: the source has streams, which Redis ${target.version} cannot hold (streams need 5.0 or newer); leave them out with options.types or choose a newer target`,
+    });
+  }
+  if (has.hashes && atLeast(source.version, 7, 4) && !atLeast(target.version, 7, 4)) {
+    verdicts.push({
+      level: 'warn',
+      topic: 'versions',
+      message: `${pair}: hash fields with their own TTLs (Redis 7.4+), if the source has any, lose those TTLs on Redis ${target.version}`,
+    });
+  }
+  if (source.rdbVersion <= target.rdbVersion) {
+    verdicts.push({ level: 'ok', topic: 'versions', message: `${pair}: DUMP payloads go as they are (one RESTORE per key)` });
+  } else {
+    verdicts.push({
+      level: 'warn',
+      topic: 'versions',
+      message: `${pair}: the target refuses RDB ${source.rdbVersion} payloads, so keys are written with plain commands (slower than RESTORE)`,
+    });
+  }
+  return verdicts;
+}
