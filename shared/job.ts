@@ -211,6 +211,8 @@ export const OptionsSchema = z.strictObject({
     })
     .prefault({}),
   latencyBudgetMs: z.number().positive().default(2),
+  /** Losses the engineer accepts where the target cannot hold a value exactly (the plan's version verdicts). */
+  acceptLoss: z.array(z.enum(['hash-field-ttls'])).default([]),
   parallel: parallelSchema,
 });
 

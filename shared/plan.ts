@@ -32,7 +32,8 @@ export const EndpointFacts = z.object({
   /** 0 = no limit; null = could not be read. */
   maxmemory: z.number().nullable(),
   maxmemoryPolicy: z.string().nullable(),
-  keyspace: z.array(z.object({ db: z.number(), keys: z.number(), expires: z.number() })),
+  /** `subexpiry` (Redis 7.4+): keys holding hash fields with their own TTLs. */
+  keyspace: z.array(z.object({ db: z.number(), keys: z.number(), expires: z.number(), subexpiry: z.number().optional() })),
   commands: z.record(z.string(), CommandAvailability),
   /** null when CONFIG is refused. */
   notifyKeyspaceEvents: z.string().nullable(),

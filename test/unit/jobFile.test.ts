@@ -100,6 +100,7 @@ describe('loadJobFile', () => {
       ttl: { keep: true, extendMs: 0 },
       bigKey: { bytes: 8 * 1024 * 1024, elements: 10000 },
       latencyBudgetMs: 2,
+      acceptLoss: [],
       parallel: { sources: 4, staging: 4 },
     });
   });
@@ -147,6 +148,7 @@ describe('parseJobText', () => {
       ttl: { keep: true, extendMs: 0 },
       bigKey: { bytes: 8 * 1024 * 1024, elements: 10000 },
       latencyBudgetMs: 2,
+      acceptLoss: [],
       parallel: { sources: 4, staging: 4 },
     });
   });

@@ -50,3 +50,20 @@ describe('versions, from the servers that wrote the fixtures', () => {
     }
   }
 });
+
+describe('hash fields with their own TTLs (Redis 7.4+) into an older target', () => {
+  const src = { name: 'src', version: '7.4.1', rdbVersion: 12 };
+  const tgt = { name: 'target', version: '7.0.15', rdbVersion: 10 };
+  it('is a blocker when the source has such keys', () => {
+    const v = versionVerdicts(src, tgt, { streams: false, hashes: true, fieldTtlKeys: 3 });
+    expect(v.find((x) => x.message.includes('TTLs'))).toMatchObject({ level: 'blocker' });
+  });
+  it('is a warning when the job accepts the loss', () => {
+    const v = versionVerdicts(src, tgt, { streams: false, hashes: true, fieldTtlKeys: 3 }, ['hash-field-ttls']);
+    expect(v.find((x) => x.message.includes('TTLs'))).toMatchObject({ level: 'warn' });
+  });
+  it('says nothing when the source reports none', () => {
+    const v = versionVerdicts(src, tgt, { streams: false, hashes: true, fieldTtlKeys: 0 });
+    expect(v.some((x) => x.message.includes('TTLs'))).toBe(false);
+  });
+});

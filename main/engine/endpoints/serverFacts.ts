@@ -8,6 +8,8 @@ export interface ServerFacts {
   clusterEnabled: boolean;
   /** Keys per db, from INFO keyspace. */
   keyspace: Map<number, number>;
+  /** Keys holding hash fields with their own TTLs (INFO keyspace `subexpiry`, Redis 7.4+); null when not reported. */
+  fieldTtlKeys: number | null;
 }
 
 export function parseInfo(text: string): Map<string, string> {
@@ -24,10 +26,13 @@ export function factsFromInfo(info: Map<string, string>): ServerFacts {
   const parts = version.split('.').map((p) => Number.parseInt(p, 10) || 0);
   const versionParts: [number, number, number] = [parts[0] ?? 0, parts[1] ?? 0, parts[2] ?? 0];
   const keyspace = new Map<number, number>();
+  let fieldTtlKeys: number | null = null;
   for (const [name, value] of info) {
     const m = /^db(\d+)$/.exec(name);
     const keys = /keys=(\d+)/.exec(value);
     if (m && keys) keyspace.set(Number(m[1]), Number(keys[1]));
+    const sub = /subexpiry=(\d+)/.exec(value);
+    if (m && sub) fieldTtlKeys = (fieldTtlKeys ?? 0) + Number(sub[1]);
   }
   return {
     version,
@@ -35,6 +40,7 @@ export function factsFromInfo(info: Map<string, string>): ServerFacts {
     rdbVersion: rdbVersionOf(versionParts),
     clusterEnabled: info.get('cluster_enabled') === '1',
     keyspace,
+    fieldTtlKeys,
   };
 }
 

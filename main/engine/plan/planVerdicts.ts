@@ -29,7 +29,8 @@ export function planVerdicts(job: Job, plan: Omit<PlanDocument, 'verdicts'>, typ
         ...versionVerdicts(
           { name: e.name, version: e.version!, rdbVersion: e.rdbVersion! },
           { name: 'target', version: target.version, rdbVersion: target.rdbVersion },
-          { streams: types.has('stream'), hashes: types.has('hash') },
+          { streams: types.has('stream'), hashes: types.has('hash'), fieldTtlKeys: fieldTtlKeys(e) },
+          job.options.acceptLoss,
         ),
       );
     }
@@ -76,6 +77,12 @@ export function planVerdicts(job: Job, plan: Omit<PlanDocument, 'verdicts'>, typ
     add(fits ? 'ok' : 'warn', 'staging', `staging ${s.source} needs about ${formatBytes(s.bytesNeeded)} (an RDB copy and the replica's memory) in ${s.dir}; ${s.freeBytes === null ? 'free space unknown' : `${formatBytes(s.freeBytes)} free`}`);
   }
   return verdicts;
+}
+
+/** Keys with hash-field TTLs (INFO keyspace subexpiry, Redis 7.4+), or undefined when the server does not say. */
+function fieldTtlKeys(e: PlanDocument['endpoints'][number]): number | undefined {
+  const known = e.keyspace.filter((k) => k.subexpiry !== undefined);
+  return known.length ? known.reduce((n, k) => n + (k.subexpiry ?? 0), 0) : undefined;
 }
 
 function capacityVerdict(add: (l: Verdict['level'], t: Verdict['topic'], m: string) => void, what: string, need: number, maxmemory: number | null): void {

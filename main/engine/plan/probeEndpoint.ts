@@ -404,19 +404,23 @@ function keyspaceOf(info: Map<string, string>): EndpointFacts['keyspace'] {
   for (const [name, value] of info) {
     const db = /^db(\d+)$/.exec(name);
     if (!db) continue;
-    const field = (f: string) => Number(new RegExp(`(?:^|,)${f}=(\\d+)`).exec(value)?.[1] ?? 0);
-    out.push({ db: Number(db[1]), keys: field('keys'), expires: field('expires') });
+    const match = (f: string) => new RegExp(`(?:^|,)${f}=(\\d+)`).exec(value)?.[1];
+    const field = (f: string) => Number(match(f) ?? 0);
+    // subexpiry (Redis 7.4+): keys with hash fields that have their own TTL.
+    const subexpiry = match('subexpiry');
+    out.push({ db: Number(db[1]), keys: field('keys'), expires: field('expires'), ...(subexpiry !== undefined ? { subexpiry: Number(subexpiry) } : {}) });
   }
   return out.sort((a, b) => a.db - b.db);
 }
 
 function sumKeyspaces(all: Array<EndpointFacts['keyspace']>): EndpointFacts['keyspace'] {
-  const byDb = new Map<number, { db: number; keys: number; expires: number }>();
+  const byDb = new Map<number, EndpointFacts['keyspace'][number]>();
   for (const keyspace of all) {
-    for (const { db, keys, expires } of keyspace) {
+    for (const { db, keys, expires, subexpiry } of keyspace) {
       const entry = byDb.get(db) ?? { db, keys: 0, expires: 0 };
       entry.keys += keys;
       entry.expires += expires;
+      if (subexpiry !== undefined) entry.subexpiry = (entry.subexpiry ?? 0) + subexpiry;
       byDb.set(db, entry);
     }
   }

@@ -15,7 +15,12 @@ function atLeast(version: string, major: number, minor: number): boolean {
  * What the versions of a source and the target mean for the move: payloads as they are, plain
  * commands (the target refuses newer payloads), or values that cannot be held at all.
  */
-export function versionVerdicts(source: VersionSide, target: VersionSide, has: { streams: boolean; hashes: boolean }): Verdict[] {
+export function versionVerdicts(
+  source: VersionSide,
+  target: VersionSide,
+  has: { streams: boolean; hashes: boolean; fieldTtlKeys?: number },
+  acceptLoss: readonly string[] = [],
+): Verdict[] {
   const verdicts: Verdict[] = [];
   const pair = `${source.name} (Redis ${source.version}, RDB ${source.rdbVersion}) -> target (Redis ${target.version}, RDB ${target.rdbVersion})`;
   if (has.streams && !atLeast(target.version, 5, 0)) {
@@ -26,11 +31,18 @@ export function versionVerdicts(source: VersionSide, target: VersionSide, has: {
     });
   }
   if (has.hashes && atLeast(source.version, 7, 4) && !atLeast(target.version, 7, 4)) {
-    verdicts.push({
-      level: 'warn',
-      topic: 'versions',
-      message: `${pair}: hash fields with their own TTLs (Redis 7.4+), if the source has any, lose those TTLs on Redis ${target.version}`,
-    });
+    const keys = has.fieldTtlKeys;
+    if (keys === undefined) {
+      verdicts.push({ level: 'warn', topic: 'versions', message: `${pair}: hash fields with their own TTLs (Redis 7.4+), if the source has any, lose those TTLs on Redis ${target.version}` });
+    } else if (keys > 0) {
+      const accepted = acceptLoss.includes('hash-field-ttls');
+      verdicts.push({
+        level: accepted ? 'warn' : 'blocker',
+        topic: 'versions',
+        message: `${pair}: ${keys} key(s) hold hash fields with their own TTLs, which Redis ${target.version} cannot keep` +
+          (accepted ? ' (accepted by options.acceptLoss: the fields are copied without their TTLs)' : '; choose a target of 7.4 or newer, or accept the loss with options.acceptLoss: [hash-field-ttls]'),
+      });
+    }
   }
   if (source.rdbVersion <= target.rdbVersion) {
     verdicts.push({ level: 'ok', topic: 'versions', message: `${pair}: DUMP payloads go as they are (one RESTORE per key)` });

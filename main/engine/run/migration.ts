@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { addCounts, emptyCounts, type KeyCounts } from '../../../shared/events.js';
 import { redactUrl, type Job } from '../../../shared/job.js';
-import { Endpoint } from '../endpoints/endpoint.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EventBus } from '../events/eventBus.js';
 import { KeyFilter } from '../filters/keyFilter.js';
 import type { LoadedJob } from '../job/loadJob.js';
@@ -13,7 +13,8 @@ import { listShards, SourceCopy } from './sourceCopy.js';
 import { writeFileAtomic } from './stateDir.js';
 import { describeKey } from './describeKey.js';
 import { decodedSize } from '../keys/payloadSize.js';
-import { openEndpoints, refuseUnsupported } from './openEndpoints.js';
+import { openEndpoints, refuseUnsupported, UnsupportedError } from './openEndpoints.js';
+import { atLeast } from '../endpoints/serverFacts.js';
 
 export interface RunOptions {
   resume: boolean;
@@ -68,6 +69,13 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
   }
 
   const { sources, target } = await openEndpoints(job);
+  try {
+    refuseSilentLoss(job, sources, target);
+  } catch (err) {
+    for (const source of sources.values()) source.close();
+    target.close();
+    throw err;
+  }
   const journal = new ConflictJournal(path.join(opts.stateDir, SKIP_JOURNAL_FILE), { append: opts.resume });
   const filter = new KeyFilter(job.options);
   const policy: WritePolicy = { onConflict: job.options.onConflict, keepTtl: job.options.ttl.keep, extendMs: job.options.ttl.extendMs };
@@ -181,6 +189,23 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
 
 function formatMb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/**
+ * A source whose hash fields have their own TTLs (Redis 7.4+) cannot be copied exactly into an
+ * older target: refused unless the job accepts that loss (options.acceptLoss).
+ */
+function refuseSilentLoss(job: Job, sources: Map<string, Endpoint>, target: Endpoint): void {
+  if (atLeast(target.facts, 7, 4) || job.options.acceptLoss.includes('hash-field-ttls')) return;
+  for (const [name, source] of sources) {
+    const keys = source.facts.fieldTtlKeys ?? 0;
+    if (keys > 0) {
+      throw new UnsupportedError(
+        `source ${name}: ${keys} key(s) hold hash fields with their own TTLs, which the target (Redis ${target.facts.version}) cannot keep; ` +
+          'use a target of 7.4 or newer, or accept the loss with options.acceptLoss: [hash-field-ttls] (ferry plan shows the details)',
+      );
+    }
+  }
 }
 
 function sumCounts(checkpoint: Checkpoint): KeyCounts {
