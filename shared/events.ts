@@ -26,6 +26,8 @@ export const KeyCounts = z.object({
   filtered: z.number(),
   /** Written with plain commands because the target refused the payload. */
   viaCommands: z.number(),
+  /** Big keys copied in windows (never DUMPed nor RESTOREd whole). */
+  chunked: z.number(),
   /** Keys that could not be written (see key-error events). */
   errors: z.number(),
   /** Payload bytes written. */
@@ -34,7 +36,7 @@ export const KeyCounts = z.object({
 export type KeyCounts = z.infer<typeof KeyCounts>;
 
 export function emptyCounts(): KeyCounts {
-  return { scanned: 0, written: 0, unchanged: 0, skipped: 0, expired: 0, vanished: 0, filtered: 0, viaCommands: 0, errors: 0, bytes: 0 };
+  return { scanned: 0, written: 0, unchanged: 0, skipped: 0, expired: 0, vanished: 0, filtered: 0, viaCommands: 0, chunked: 0, errors: 0, bytes: 0 };
 }
 
 export function addCounts(into: KeyCounts, from: KeyCounts): KeyCounts {
@@ -88,6 +90,48 @@ export const WarningEvent = z.object({
   at: z.number(),
 });
 
+/**
+ * One second of one endpoint node as a dedicated PING probe saw it (main/engine/pacing), with the
+ * server's own view (`LATENCY LATEST`) where the server reports it. Sent once a second per node.
+ */
+export const LatencyEvent = z.object({
+  type: z.literal('latency'),
+  /** `target` or the source's name. */
+  endpoint: z.string(),
+  /** The node probed, `host:port` (a cluster has one probe per master). */
+  node: z.string(),
+  /** PINGs answered in this second (one at a time, every 5 ms: ~200 on an idle server). */
+  calls: z.number(),
+  avgMs: z.number(),
+  p50Ms: z.number(),
+  p99Ms: z.number(),
+  maxMs: z.number(),
+  /** The worst stall the server itself recorded in this second (LATENCY LATEST); null where it cannot tell. */
+  serverMaxMs: z.number().nullable(),
+  /** The latency guard's factor (0, 1] after this second: 1 is full speed. */
+  paceFactor: z.number(),
+  at: z.number(),
+});
+
+/** What the latency probes saw of one endpoint over a whole run (run report, run-finished). */
+export const LatencySummary = z.object({
+  endpoint: z.string(),
+  nodes: z.array(z.string()),
+  /** Per-second windows measured (summed over nodes). */
+  seconds: z.number(),
+  calls: z.number(),
+  avgMs: z.number(),
+  maxMs: z.number(),
+  /** The worst per-second p99. */
+  worstP99Ms: z.number(),
+  /** Seconds in which some node's p99 was above the budget. */
+  secondsOverBudget: z.number(),
+  budgetMs: z.number(),
+  /** The worst stall the server itself recorded; null where it cannot tell. */
+  serverMaxMs: z.number().nullable(),
+});
+export type LatencySummary = z.infer<typeof LatencySummary>;
+
 export const RunFinishedEvent = z.object({
   type: z.literal('run-finished'),
   outcome: z.enum(['done', 'failed', 'stopped']),
@@ -95,6 +139,8 @@ export const RunFinishedEvent = z.object({
   perSource: z.record(z.string(), KeyCounts),
   elapsedMs: z.number(),
   message: z.string().optional(),
+  /** Per endpoint, when the latency probes ran. */
+  latency: z.array(LatencySummary).optional(),
   at: z.number(),
 });
 
@@ -141,6 +187,7 @@ export const EngineEvent = z.discriminatedUnion('type', [
   KeyErrorEvent,
   WarningEvent,
   RunFinishedEvent,
+  LatencyEvent,
   VerifyProgressEvent,
   VerifyDifferenceEvent,
   VerifyFinishedEvent,

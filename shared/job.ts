@@ -211,6 +211,10 @@ export const OptionsSchema = z.strictObject({
     })
     .prefault({}),
   latencyBudgetMs: z.number().positive().default(2),
+  /** Keys per second written to the target at most; 0 = unlimited. */
+  maxKeysPerSec: z.number().min(0).default(0),
+  /** Payload bytes per second written to the target at most; 0 = unlimited. */
+  maxBytesPerSec: z.number().min(0).default(0),
   /** Losses the engineer accepts where the target cannot hold a value exactly (the plan's version verdicts). */
   acceptLoss: z.array(z.enum(['hash-field-ttls'])).default([]),
   parallel: parallelSchema,

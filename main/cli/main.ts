@@ -6,6 +6,7 @@ import { ResumeError } from '../engine/run/migration.js';
 import { UnsupportedError } from '../engine/run/openEndpoints.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, planCommand, runCommand, verifyCommand } from './commands.js';
 import { runDemo } from './demo.js';
+import { showLatencyLines } from './progressView.js';
 
 const USAGE = `Ferry moves Redis data between servers, data centers and clouds.
 
@@ -15,10 +16,11 @@ Usage:
       what will happen, how long it takes, what will hurt and what cannot work.
       Exit 0 when the plan has no blocker, 1 when it has one.
       --sample N   analyse N keys per source db instead of every key (labelled as a sample)
-  ferry run JOB [--resume] [--json] [--state-dir DIR]
+  ferry run JOB [--resume] [--json] [--latency] [--state-dir DIR]
       Copy every selected key of every source in the job file into the target.
       --resume     continue from the last checkpoint of this job
       --json       print engine events as NDJSON instead of progress bars
+      --latency    print each endpoint's latency (PING probe) once a second
   ferry verify JOB [--json] [--ttl-tolerance MS] [--state-dir DIR]
       Compare every selected source key with the target (type, value, TTL).
       --ttl-tolerance  TTLs may differ by this many ms (default 1000)
@@ -69,8 +71,9 @@ function parse(args: string[], options: ParseArgsOptionsConfig, positionals: num
 }
 
 async function cmdRun(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { resume: { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } }, 1);
+  const { values, positionals } = parse(args, { resume: { type: 'boolean' }, json: { type: 'boolean' }, latency: { type: 'boolean' }, 'state-dir': { type: 'string' } }, 1);
   const loaded = await loadJobFile(positionals[0]);
+  showLatencyLines(Boolean(values.latency));
   return runCommand(loaded, { resume: Boolean(values.resume), json: Boolean(values.json), stateDir: values['state-dir'] as string | undefined });
 }
 

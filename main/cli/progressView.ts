@@ -1,5 +1,12 @@
-import type { EngineEvent, EngineEventOf } from '../../shared/events.js';
+import type { EngineEvent, EngineEventOf, LatencySummary } from '../../shared/events.js';
 import { formatBytes, formatCount, formatDuration } from './format.js';
+
+let latencyLinesByDefault = false;
+
+/** `ferry run --latency`: views made from now on print each endpoint node's latency once a second. */
+export function showLatencyLines(on: boolean): void {
+  latencyLinesByDefault = on;
+}
 
 /**
  * Draws engine events for a person. On a TTY: one live progress bar per source, redrawn in place.
@@ -16,6 +23,8 @@ export class ProgressView {
   constructor(
     private readonly out: NodeJS.WriteStream,
     private readonly tty = Boolean(out.isTTY),
+    /** Print `latency` events (ferry run --latency); the run's latency summary is printed regardless. */
+    private readonly latencyLines = latencyLinesByDefault,
   ) {}
 
   handle(event: EngineEvent): void {
@@ -46,6 +55,10 @@ export class ProgressView {
         break;
       case 'run-finished':
         if (this.tty) this.draw(true);
+        for (const summary of event.latency ?? []) this.line(describeLatencySummary(summary));
+        break;
+      case 'latency':
+        if (this.latencyLines) this.line(describeLatency(event));
         break;
       case 'verify-progress':
         this.verifying.set(event.source, event);
@@ -115,4 +128,21 @@ function describeVerify(p: EngineEventOf<'verify-progress'>): string {
 function describeProgress(p: EngineEventOf<'progress'>): string {
   const pct = p.total > 0 ? Math.min(100, (100 * p.counts.scanned) / p.total) : 0;
   return `${p.source}: ${formatCount(p.counts.scanned)}/${formatCount(p.total)} keys (${pct.toFixed(0)}%), ${formatCount(p.keysPerSec)} keys/s, ETA ${formatDuration(p.etaMs)}`;
+}
+
+/** `latency target 127.0.0.1:7000: 212 calls, avg 0.3 ms, p50 0.2, p99 1.1, max 2.4 ms, pace 1.00` */
+export function describeLatency(e: EngineEventOf<'latency'>): string {
+  const server = e.serverMaxMs !== null && e.serverMaxMs > 0 ? `, server max ${ms(e.serverMaxMs)} ms` : '';
+  return `latency ${e.endpoint} ${e.node}: ${e.calls} calls, avg ${ms(e.avgMs)} ms, p50 ${ms(e.p50Ms)}, p99 ${ms(e.p99Ms)}, max ${ms(e.maxMs)} ms, pace ${e.paceFactor.toFixed(2)}${server}`;
+}
+
+/** `latency target 127.0.0.1:7000: worst p99 1.1 ms, max 8.2 ms, 0 s over the 2 ms budget` */
+export function describeLatencySummary(l: LatencySummary): string {
+  const where = l.nodes.length === 1 ? l.nodes[0] : `${l.nodes.length} nodes`;
+  const server = l.serverMaxMs !== null ? `, server max ${ms(l.serverMaxMs)} ms` : '';
+  return `latency ${l.endpoint} ${where}: worst p99 ${ms(l.worstP99Ms)} ms, max ${ms(l.maxMs)} ms, ${l.secondsOverBudget} s over the ${l.budgetMs} ms budget${server}`;
+}
+
+function ms(value: number): string {
+  return value.toFixed(1);
 }

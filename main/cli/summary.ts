@@ -13,6 +13,7 @@ const COLUMNS: Array<[keyof KeyCounts, string]> = [
   ['vanished', 'vanished'],
   ['filtered', 'filtered'],
   ['viaCommands', 'via cmds'],
+  ['chunked', 'chunked'],
   ['errors', 'errors'],
 ];
 

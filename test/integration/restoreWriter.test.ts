@@ -5,7 +5,7 @@ import { emptyCounts } from '../../shared/events.js';
 import { Endpoint } from '../../main/engine/endpoints/endpoint.js';
 import { payloadType, type KeyType } from '../../main/engine/keys/keyTypes.js';
 import { CursorTracker } from '../../main/engine/readers/cursorTracker.js';
-import type { SourceEntry } from '../../main/engine/readers/scanReader.js';
+import type { BigKeyEntry, SourceEntry } from '../../main/engine/readers/scanReader.js';
 import { readValue } from '../../main/engine/values/readValue.js';
 import { valuesEqual } from '../../main/engine/values/logicalValue.js';
 import { RestoreWriter } from '../../main/engine/writers/restoreWriter.js';
@@ -44,7 +44,7 @@ afterAll(async () => {
 function writerFor(policy: Partial<WritePolicy> = {}) {
   const counts = emptyCounts();
   const errors: string[] = [];
-  const settle = new Map<SourceEntry, (settled: boolean) => void>();
+  const settle = new Map<SourceEntry | BigKeyEntry, (settled: boolean) => void>();
   const writer = new RestoreWriter({
     onDone: (entry, settled) => settle.get(entry)!(settled),
     source,
@@ -104,7 +104,8 @@ describe('restore writer', () => {
     expect(replyNumber(await target.call(0, Buffer.from('expired-key'), 'EXISTS', 'expired-key'))).toBe(0);
     const pttl = replyNumber(await target.call(0, Buffer.from('live-key'), 'PTTL', 'live-key'));
     expect(pttl).toBeGreaterThan(58_000);
-    expect(pttl).toBeLessThanOrEqual(60_000);
+    // ABSTTL uses the target's clock; Ferry's estimate of its offset is good to a few ms.
+    expect(pttl).toBeLessThanOrEqual(60_000 + 20);
   });
 
   it('reports a conflict as not settled, so the checkpoint stays before it', async () => {

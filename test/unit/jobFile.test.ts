@@ -100,6 +100,8 @@ describe('loadJobFile', () => {
       ttl: { keep: true, extendMs: 0 },
       bigKey: { bytes: 8 * 1024 * 1024, elements: 10000 },
       latencyBudgetMs: 2,
+      maxKeysPerSec: 0,
+      maxBytesPerSec: 0,
       acceptLoss: [],
       parallel: { sources: 4, staging: 4 },
     });
@@ -148,6 +150,8 @@ describe('parseJobText', () => {
       ttl: { keep: true, extendMs: 0 },
       bigKey: { bytes: 8 * 1024 * 1024, elements: 10000 },
       latencyBudgetMs: 2,
+      maxKeysPerSec: 0,
+      maxBytesPerSec: 0,
       acceptLoss: [],
       parallel: { sources: 4, staging: 4 },
     });

@@ -5,6 +5,7 @@ import type { KeyFilter } from '../filters/keyFilter.js';
 import { payloadType, type KeyType } from '../keys/keyTypes.js';
 import type { RedisConnection } from '../resp/connection.js';
 import { CONNECTION_LOST, ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
+import { isBig, measureKey } from '../bigkeys/bigKeyProbe.js';
 import { CursorTracker, type Page } from './cursorTracker.js';
 
 /** One key as read from a source: its DUMP payload and its absolute expiry on the local clock. */
@@ -20,6 +21,29 @@ export interface SourceEntry {
   reader: ScanReader;
 }
 
+/**
+ * A key at or above `options.bigKey`, found before it was read: it is never DUMPed, but copied in
+ * windows (bigkeys/chunkedCopy).
+ */
+export interface BigKeyEntry {
+  db: number;
+  key: Buffer;
+  type: KeyType;
+  bytes: number;
+  elements: number;
+  /** Unix ms on this machine's clock; 0 = no TTL. */
+  expireAt: number;
+  page: Page;
+  reader: ScanReader;
+}
+
+/** How a reader tells a big key from a small one before reading it. */
+export interface SizeCheck {
+  /** MEMORY USAGE is there (Redis ≥ 4.0, not refused); otherwise every key's type and length are asked. */
+  memoryUsage: boolean;
+  bigKey: { bytes: number; elements: number };
+}
+
 export interface ScanReaderOptions {
   endpoint: Endpoint;
   db: number;
@@ -30,8 +54,11 @@ export interface ScanReaderOptions {
   /** The reader never holds more than this many read-but-unwritten keys / bytes. */
   budget: { keys: number; bytes: number };
   counts: KeyCounts;
+  sizeCheck: SizeCheck;
   /** Hands an entry on; the consumer calls `entry.reader.finish(entry, settled)` once it is dealt with. */
   onEntry(entry: SourceEntry): void;
+  /** Hands a big key on, the same way. */
+  onBigKey(entry: BigKeyEntry): void;
   /** A key that could not be read (not fatal). */
   onKeyError(key: Buffer, message: string): void;
 }
@@ -55,7 +82,9 @@ const PAGE_KEYS = 2000;
 const SLOW_SCAN_MS = 10;
 
 /**
- * Reads one db of one source node: SCAN pages, then PTTL + DUMP per key, pipelined. The next SCAN
+ * Reads one db of one source node: SCAN pages, then PTTL + MEMORY USAGE + DUMP per key, pipelined;
+ * a key at or above `options.bigKey` is measured and handed on as a big key instead of DUMPed
+ * (a DUMP of a 256 MB string blocks the source ~1.5 s). The next SCAN
  * goes out before the current page's DUMPs so the connection never idles, and no SCAN is sent while
  * the read-but-unwritten work exceeds the budget (back-pressure from the writer).
  */
@@ -95,9 +124,9 @@ export class ScanReader {
   }
 
   /** The consumer is done with an entry (`settled`: see Page.release); frees its share of the budget. */
-  finish(entry: SourceEntry, settled: boolean): void {
+  finish(entry: SourceEntry | BigKeyEntry, settled: boolean): void {
     this.inFlightKeys--;
-    this.inFlightBytes -= entry.payload.length;
+    if ('payload' in entry) this.inFlightBytes -= entry.payload.length;
     entry.page.release(settled);
     this.checkDone();
     this.pump();
@@ -140,10 +169,54 @@ export class ScanReader {
     page.hold();
     const read: KeyRead = { key, page, pttl: -1 };
     endpoint.send(db, key, ['PTTL', key], onPttl, read);
-    endpoint.send(db, key, ['DUMP', key], this.onDump, read);
+    if (this.opts.sizeCheck.memoryUsage) endpoint.send(db, key, ['MEMORY', 'USAGE', key], this.onMemory, read);
+    else void this.checkBig(read);
   }
 
-  /** DUMP's reply; PTTL's has arrived before it (replies come in order on the key's connection). */
+  /** MEMORY USAGE's reply: small keys are DUMPed at once, possibly big ones measured first. */
+  private readonly onMemory = (reply: Reply, read: KeyRead): void => {
+    if (reply instanceof ReplyError) return this.onDump(reply, read);
+    if (reply === null) return this.onDump(null, read);
+    const { bigKey } = this.opts.sizeCheck;
+    // An element takes at least a byte: a key smaller than both limits cannot pass either.
+    if ((reply as number) < Math.min(bigKey.bytes, bigKey.elements)) this.dump(read);
+    else void this.checkBig(read);
+  };
+
+  private dump(read: KeyRead): void {
+    this.opts.endpoint.send(this.opts.db, read.key, ['DUMP', read.key], this.onDump, read);
+  }
+
+  /** Type and length of a key that may be big (O(1) commands); big ones never get a DUMP. */
+  private async checkBig(read: KeyRead): Promise<void> {
+    const { endpoint, db, sizeCheck, counts } = this.opts;
+    let measured;
+    try {
+      measured = await measureKey(endpoint, db, read.key);
+    } catch (err) {
+      return this.onDump(err instanceof ReplyError ? err : new ReplyError(`ERR ${(err as Error).message}`), read);
+    }
+    if (measured === null) return this.onDump(null, read);
+    if (!isBig(measured, sizeCheck.bigKey)) return this.dump(read);
+    const type = measured.type as KeyType;
+    if (!this.opts.filter.matchesType(type)) {
+      counts.filtered++;
+      return this.abandon(read.page, true);
+    }
+    const pttl = read.pttl;
+    this.opts.onBigKey({
+      db,
+      key: read.key,
+      type,
+      bytes: measured.bytes,
+      elements: measured.elements,
+      expireAt: typeof pttl === 'number' && pttl >= 0 ? Date.now() + pttl : 0,
+      page: read.page,
+      reader: this,
+    });
+  }
+
+  /** DUMP's reply (or a size check's failure); PTTL's has arrived before it (replies come in order on the key's connection). */
   private readonly onDump = (reply: Reply, read: KeyRead): void => {
     const readAt = Date.now();
     const { key, page, pttl } = read;

@@ -12,9 +12,11 @@ import { RateMeter } from './rateMeter.js';
 import { listShards, SourceCopy } from './sourceCopy.js';
 import { writeFileAtomic } from './stateDir.js';
 import { describeKey } from './describeKey.js';
-import { decodedSize } from '../keys/payloadSize.js';
 import { openEndpoints, refuseUnsupported, UnsupportedError } from './openEndpoints.js';
 import { atLeast } from '../endpoints/serverFacts.js';
+import type { LatencySummary } from '../../../shared/events.js';
+import { LatencyProbes } from '../pacing/latencyProbe.js';
+import { createPace } from '../pacing/pace.js';
 
 export interface RunOptions {
   resume: boolean;
@@ -33,6 +35,8 @@ export interface RunResult {
   counts: KeyCounts;
   perSource: Record<string, KeyCounts>;
   message?: string;
+  /** Per endpoint, what the latency probes saw (absent when they measured nothing). */
+  latency?: LatencySummary[];
 }
 
 /** Big keys listed one by one in warnings; past this they are only counted. */
@@ -89,9 +93,19 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
   };
   const onAbort = () => stopAll();
   opts.signal?.addEventListener('abort', onAbort);
+  // Latency probes and pacing (main/engine/pacing): begin.
+  const pace = createPace(job);
+  const probes = new LatencyProbes({
+    budgetMs: job.options.latencyBudgetMs,
+    guard: pace.guard,
+    onEvent: (event) => bus.emit(event),
+    onWarning: (message) => bus.emit({ type: 'warning', message, at: Date.now() }),
+  });
+  // Latency probes and pacing: end.
 
   let timers: NodeJS.Timeout[] = [];
   try {
+    await probes.start([{ name: 'target', endpoint: target }, ...[...sources].map(([name, endpoint]) => ({ name, endpoint }))]); // latency probes
     for (const [name, source] of sources) {
       const shards = await listShards(source);
       if (!source.isCluster) await source.useDbs(shards.map((s) => s.db));
@@ -104,7 +118,8 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
             type: 'warning',
             source: name,
             message:
-              `${describeKey(entry.key)} (db ${entry.db}, ${entry.type}) is ${formatMb(Math.max(entry.payload.length, decodedSize(entry.payload)))}: it goes as one RESTORE, which can stall a live target for a moment` +
+              `${describeKey(entry.key)} (db ${entry.db}, ${entry.type}, ${formatMb(entry.bytes)}${entry.type === 'string' ? '' : `, ${entry.elements.toLocaleString('en-US')} elements`}) is a big key: ` +
+              'it is copied in windows into a temporary key and appears at once when complete' +
               (bigKeys === BIG_KEY_WARNINGS ? ' (further big keys are counted, not listed)' : ''),
             at: Date.now(),
           });
@@ -116,7 +131,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
           ),
         onKeyError: (db, key, message) => bus.emit({ type: 'key-error', source: name, db, keyHex: key.toString('hex'), message, at: Date.now() }),
         onFatal: (err) => fail(err.message),
-      });
+      }, pace);
       await target.useDbs(new Set(shards.map((s) => copy.targetDbOf(s.db))));
       copies.push(copy);
     }
@@ -175,12 +190,17 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
       perSource: perSourceCounts(checkpoint),
       message: failure ?? (outcome === 'stopped' ? 'stopped on request; the checkpoint is saved, a resumed run continues from it' : undefined),
     };
+    // Latency probes: the summary of the whole run, in the report and the result.
+    await probes.stop();
+    const latency = probes.summary().filter((l) => l.seconds > 0);
+    if (latency.length > 0) result.latency = latency;
     writeFileAtomic(path.join(opts.stateDir, RUN_REPORT_FILE), `${JSON.stringify({ job: job.name, startedAt, finishedAt: Date.now(), ...result }, null, 2)}\n`);
     bus.emit({ type: 'run-finished', ...result, elapsedMs: Date.now() - startedAt, at: Date.now() });
     return result;
   } finally {
     timers.forEach(clearInterval);
     opts.signal?.removeEventListener('abort', onAbort);
+    await probes.stop(); // latency probes
     await journal.close();
     for (const source of sources.values()) source.close();
     target.close();

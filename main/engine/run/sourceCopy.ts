@@ -2,13 +2,15 @@ import { emptyCounts, type KeyCounts } from '../../../shared/events.js';
 import type { Job } from '../../../shared/job.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { KeyFilter } from '../filters/keyFilter.js';
-import { decodedSize } from '../keys/payloadSize.js';
-import { ScanReader, type SourceEntry } from '../readers/scanReader.js';
+import { ScanReader, type BigKeyEntry, type SizeCheck, type SourceEntry } from '../readers/scanReader.js';
+import { atLeast } from '../endpoints/serverFacts.js';
+import { ReplyError } from '../resp/reply.js';
 import { replyNumber } from '../resp/reply.js';
 import { RestoreWriter } from '../writers/restoreWriter.js';
 import type { WritePolicy } from '../writers/writePolicy.js';
 import type { ShardCheckpoint } from './checkpoint.js';
 import { targetDbMapping } from './dbMapping.js';
+import type { Pace } from '../pacing/pace.js';
 
 /** One unit of scanning: a db of a standalone source, or db 0 of one cluster master. */
 export interface Shard {
@@ -41,10 +43,10 @@ export async function listShards(source: Endpoint): Promise<Shard[]> {
 }
 
 export interface SourceCopyHooks {
-  /** A key whose value is at or above `options.bigKey.bytes`, before it is written. */
-  onBigKey(entry: SourceEntry): void;
-  onSkipped(entry: SourceEntry, targetDb: number): void;
-  onConflict(entry: SourceEntry, targetDb: number): void;
+  /** A key at or above `options.bigKey`, about to be copied in windows. */
+  onBigKey(entry: BigKeyEntry): void;
+  onSkipped(entry: SourceEntry | BigKeyEntry, targetDb: number): void;
+  onConflict(entry: SourceEntry | BigKeyEntry, targetDb: number): void;
   onKeyError(db: number, key: Buffer, message: string): void;
   onFatal(err: Error): void;
 }
@@ -69,6 +71,8 @@ export class SourceCopy {
     private readonly checkpoint: Record<string, ShardCheckpoint>,
     counts: KeyCounts | undefined,
     private readonly hooks: SourceCopyHooks,
+    /** Latency guard + token bucket (main/engine/pacing); absent: full speed, no limits. */
+    readonly pace?: Pace,
   ) {
     this.counts = counts ?? emptyCounts();
     this.targetDbOf = targetDbMapping(job, target);
@@ -97,7 +101,7 @@ export class SourceCopy {
       onDone: (entry, settled) => entry.reader.finish(entry, settled),
       onFatal: this.hooks.onFatal,
     });
-    const bigKeyBytes = this.job.options.bigKey.bytes;
+    const sizeCheck: SizeCheck = { memoryUsage: await memoryUsageAllowed(this.source), bigKey: this.job.options.bigKey };
     // A cluster source's masters are scanned in parallel (each has its own connection);
     // a standalone source's dbs one after another.
     const runShard = async (shard: Shard) => {
@@ -111,9 +115,11 @@ export class SourceCopy {
         startCursor: saved?.cursor ?? '0',
         budget: SHARD_BUDGET,
         counts: this.counts,
-        onEntry: (entry) => {
-          if (entry.payload.length >= bigKeyBytes || decodedSize(entry.payload) >= bigKeyBytes) this.hooks.onBigKey(entry);
-          writer.write(entry);
+        sizeCheck,
+        onEntry: (entry) => writer.write(entry),
+        onBigKey: (entry) => {
+          this.hooks.onBigKey(entry);
+          writer.writeBig(entry);
         },
         onKeyError: (key, message) => this.hooks.onKeyError(shard.db, key, message),
       });
@@ -128,5 +134,20 @@ export class SourceCopy {
   stop(): void {
     this.stopped = true;
     for (const reader of this.readers.values()) reader.stop();
+  }
+}
+
+/** Whether the source answers MEMORY USAGE (Redis ≥ 4.0, and not refused by a provider or an ACL). */
+export async function memoryUsageAllowed(source: Endpoint): Promise<boolean> {
+  if (!atLeast(source.facts, 4, 0)) return false;
+  const probe = Buffer.from(`ferry:probe:${process.pid}:${Date.now()}`);
+  const db = source.isCluster ? 0 : [...source.facts.keyspace.keys()][0] ?? 0;
+  try {
+    if (!source.isCluster) await source.useDbs([db]);
+    await source.call(db, probe, 'MEMORY', 'USAGE', probe);
+    return true;
+  } catch (err) {
+    if (err instanceof ReplyError) return false;
+    throw err;
   }
 }

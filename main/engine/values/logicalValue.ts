@@ -28,6 +28,9 @@ export interface StreamValue {
   groups: StreamGroup[];
 }
 
+/** A stream without its entries: what is read whole even when the entries are read in windows. */
+export type StreamMeta = Omit<StreamValue, 'entries'>;
+
 export interface StreamGroup {
   name: Buffer;
   lastDeliveredId: string;
@@ -192,15 +195,22 @@ function streamDifference(a: StreamValue, b: StreamValue): string | null {
     if (d) return d;
   }
   if (a.entries.length !== b.entries.length) return `stream has ${a.entries.length} vs ${b.entries.length} entries`;
+  return streamMetaDifference(a, b, [achievableMaxDeletedId(a), achievableMaxDeletedId(b)]);
+}
+
+/**
+ * The first difference in what a stream holds besides its entries (length, last-generated-id,
+ * entries-added, max-deleted-entry-id, groups), or null. `achievable` is achievableMaxDeletedId of
+ * each side: a caller that walks the entries in windows computes it with MissingPendingWalk.
+ */
+export function streamMetaDifference(a: StreamMeta, b: StreamMeta, achievable: [string | undefined, string | undefined]): string | null {
   if (a.length !== b.length) return `stream length ${a.length} vs ${b.length}`;
   if (a.lastId !== b.lastId) return `stream last-generated-id ${a.lastId} vs ${b.lastId}`;
   if (a.entriesAdded !== undefined && b.entriesAdded !== undefined && a.entriesAdded !== b.entriesAdded) {
     return `stream entries-added ${a.entriesAdded} vs ${b.entriesAdded}`;
   }
-  if (a.maxDeletedId !== undefined && b.maxDeletedId !== undefined) {
-    const am = achievableMaxDeletedId(a);
-    const bm = achievableMaxDeletedId(b);
-    if (am !== bm) return `stream max-deleted-entry-id ${a.maxDeletedId} vs ${b.maxDeletedId}`;
+  if (a.maxDeletedId !== undefined && b.maxDeletedId !== undefined && achievable[0] !== achievable[1]) {
+    return `stream max-deleted-entry-id ${a.maxDeletedId} vs ${b.maxDeletedId}`;
   }
   const groupMiss = sortedMismatch(
     a.groups.map((g) => g.name),
@@ -243,9 +253,14 @@ function groupDifference(a: StreamGroup, b: StreamGroup): string | null {
  * RDB file (which did not record the ID); its copy ends up with the highest such ID instead.
  */
 export function achievableMaxDeletedId(s: StreamValue): string | undefined {
-  if (s.maxDeletedId !== '0-0') return s.maxDeletedId;
+  return achievableMaxDeletedIdOf(s.maxDeletedId, missingPendingIds(s).middle);
+}
+
+/** achievableMaxDeletedId from the parts: the reported ID and the `middle` missing pending IDs. */
+export function achievableMaxDeletedIdOf(maxDeletedId: string | undefined, middle: readonly string[]): string | undefined {
+  if (maxDeletedId !== '0-0') return maxDeletedId;
   let max = '0-0';
-  for (const id of missingPendingIds(s).middle) if (compareStreamIds(id, max) > 0) max = id;
+  for (const id of middle) if (compareStreamIds(id, max) > 0) max = id;
   return max;
 }
 
@@ -265,6 +280,53 @@ export function missingPendingIds(s: StreamValue): { front: string[]; middle: st
     else middle.push(id);
   }
   return { front, middle };
+}
+
+const NONE: readonly string[] = [];
+
+/**
+ * missingPendingIds for a stream whose entries come a window at a time: fed the entry IDs in order
+ * (`before`), then told the entries are over (`rest`), it sorts the pending IDs of all groups that
+ * have no entry into `front` and `middle` exactly as missingPendingIds does for a whole stream.
+ */
+export class MissingPendingWalk {
+  readonly front: string[] = [];
+  readonly middle: string[] = [];
+  private readonly pending: string[];
+  private next = 0;
+  private sawEntry = false;
+
+  constructor(groups: readonly StreamGroup[]) {
+    const ids = new Set<string>();
+    for (const g of groups) for (const [id] of g.pending) ids.add(id);
+    this.pending = [...ids].sort(compareStreamIds);
+  }
+
+  /** The entry `id` comes next (IDs must grow): the missing pending IDs that come before it, in order. */
+  before(id: string): readonly string[] {
+    let missing: string[] | null = null;
+    while (this.next < this.pending.length) {
+      const c = compareStreamIds(this.pending[this.next], id);
+      if (c > 0) break;
+      if (c < 0) {
+        const p = this.pending[this.next];
+        (this.sawEntry ? this.middle : this.front).push(p);
+        (missing ??= []).push(p);
+      }
+      this.next++;
+    }
+    this.sawEntry = true;
+    return missing ?? NONE;
+  }
+
+  /** The entries are over: the pending IDs after the last entry (all of them when there was none). */
+  rest(): readonly string[] {
+    const missing = this.pending.slice(this.next);
+    this.next = this.pending.length;
+    const into = this.sawEntry ? this.middle : this.front;
+    for (const id of missing) into.push(id);
+    return missing;
+  }
 }
 
 /** Parses a stream ID `ms-seq` into its two 64-bit parts. */

@@ -2,7 +2,7 @@ import type { Endpoint } from '../endpoints/endpoint.js';
 import { atLeast } from '../endpoints/serverFacts.js';
 import type { Arg } from '../resp/commandEncoder.js';
 import { ReplyError, replyArray, replyNumber, replyText, type Reply } from '../resp/reply.js';
-import { nextStreamId, printableBytes, type LogicalValue, type StreamGroup, type StreamValue } from './logicalValue.js';
+import { nextStreamId, printableBytes, type LogicalValue, type StreamGroup, type StreamMeta, type StreamValue } from './logicalValue.js';
 
 /** Elements per LRANGE/ZRANGE window, COUNT hint for SSCAN/HSCAN, entries per XRANGE/XPENDING page. */
 const WINDOW = 1000;
@@ -137,17 +137,9 @@ export function parseScore(reply: Reply): number {
 }
 
 async function readStream(endpoint: Endpoint, db: number, key: Buffer): Promise<StreamValue | null> {
-  let info: Map<string, Reply>;
-  try {
-    info = fieldMap(await keyCommand(endpoint, db, key, ['XINFO', 'STREAM', key]));
-  } catch (err) {
-    if (err instanceof ReplyError && /no such key/i.test(err.message)) return null;
-    throw err;
-  }
-  // Servers before 6.2 have no exclusive range start `(id`: the next page starts at id + 1.
-  const exclusive = atLeast(endpoint.facts, 6, 2);
-  const after = (id: string): string | null => (exclusive ? `(${id}` : nextStreamId(id));
-
+  const meta = await readStreamMeta(endpoint, db, key);
+  if (!meta) return null;
+  const after = streamPageStart(endpoint);
   const entries: StreamValue['entries'] = [];
   for (let start: string | null = '-'; start !== null; ) {
     const page = replyArray(await keyCommand(endpoint, db, key, ['XRANGE', key, start, '+', 'COUNT', WINDOW]));
@@ -157,6 +149,30 @@ async function readStream(endpoint: Endpoint, db: number, key: Buffer): Promise<
     }
     start = page.length < WINDOW ? null : after(entries[entries.length - 1][0]);
   }
+  return { entries, ...meta };
+}
+
+/**
+ * The range start of the page after `id`: `(id` (exclusive), or on servers before 6.2, which have
+ * no exclusive start, id + 1 (null after the greatest possible ID).
+ */
+export function streamPageStart(endpoint: Endpoint): (id: string) => string | null {
+  return atLeast(endpoint.facts, 6, 2) ? (id) => `(${id}` : nextStreamId;
+}
+
+/**
+ * Everything a stream holds except its entries: XINFO STREAM, the groups with their consumers and
+ * pending entries (read whole: small next to the entries). Null when the key does not exist.
+ */
+export async function readStreamMeta(endpoint: Endpoint, db: number, key: Buffer): Promise<StreamMeta | null> {
+  let info: Map<string, Reply>;
+  try {
+    info = fieldMap(await keyCommand(endpoint, db, key, ['XINFO', 'STREAM', key]));
+  } catch (err) {
+    if (err instanceof ReplyError && /no such key/i.test(err.message)) return null;
+    throw err;
+  }
+  const after = streamPageStart(endpoint);
 
   const groupInfos = replyArray(await keyCommand(endpoint, db, key, ['XINFO', 'GROUPS', key])).map(fieldMap);
   const groups = await Promise.all(
@@ -185,17 +201,16 @@ async function readStream(endpoint: Endpoint, db: number, key: Buffer): Promise<
   );
   groups.sort((a, b) => Buffer.compare(a.name, b.name));
 
-  const stream: StreamValue = {
-    entries,
+  const meta: StreamMeta = {
     lastId: replyText(required(info, 'last-generated-id')),
     length: replyNumber(required(info, 'length')),
     groups,
   };
   const entriesAdded = info.get('entries-added');
-  if (entriesAdded !== undefined && entriesAdded !== null) stream.entriesAdded = replyNumber(entriesAdded);
+  if (entriesAdded !== undefined && entriesAdded !== null) meta.entriesAdded = replyNumber(entriesAdded);
   const maxDeleted = info.get('max-deleted-entry-id');
-  if (maxDeleted !== undefined && maxDeleted !== null) stream.maxDeletedId = replyText(maxDeleted);
-  return stream;
+  if (maxDeleted !== undefined && maxDeleted !== null) meta.maxDeletedId = replyText(maxDeleted);
+  return meta;
 }
 
 /** XINFO replies are flat name/value arrays; they are read by name, since fields were added over versions. */
@@ -213,7 +228,7 @@ function required(map: Map<string, Reply>, name: string): Reply {
 }
 
 /** Bytes of a string reply (simple strings arrive as latin1 text, so latin1 gives the bytes back). */
-function asBuffer(reply: Reply): Buffer {
+export function asBuffer(reply: Reply): Buffer {
   if (Buffer.isBuffer(reply)) return reply;
   if (typeof reply === 'string') return Buffer.from(reply, 'latin1');
   if (typeof reply === 'number') return Buffer.from(String(reply));

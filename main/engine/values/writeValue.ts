@@ -3,7 +3,7 @@ import { atLeast, type ServerFacts } from '../endpoints/serverFacts.js';
 import { sameSlotName } from '../keys/hashSlot.js';
 import type { Arg } from '../resp/commandEncoder.js';
 import { ReplyError, replyArray, replyNumber, type Reply } from '../resp/reply.js';
-import { compareStreamIds, missingPendingIds, printableBytes, type LogicalValue, type StreamValue } from './logicalValue.js';
+import { MissingPendingWalk, printableBytes, type LogicalValue, type StreamGroup, type StreamMeta, type StreamValue } from './logicalValue.js';
 import { keyCommand } from './readValue.js';
 
 export interface WriteValueOptions {
@@ -25,16 +25,16 @@ const MAX_COMMAND_BYTES = 1 << 20;
 const MAX_BATCH_COMMANDS = 64;
 const MAX_BATCH_BYTES = 8 << 20;
 /** An abandoned temp key (Ferry stopped half-way) deletes itself after this long. */
-const SAFETY_TTL_MS = 600_000;
+export const SAFETY_TTL_MS = 600_000;
 /** The safety TTL is renewed this often while a big value is still being built. */
-const SAFETY_RENEW_MS = 60_000;
+export const SAFETY_RENEW_MS = 60_000;
 /** Fields of the placeholder entries that stand in for deleted entries still pending in a group. */
 const PLACEHOLDER = ['ferry', 'placeholder'];
 /** A group made only to create an empty stream (XGROUP CREATE … MKSTREAM), then destroyed. */
 const MAKER_GROUP = 'ferry-mkstream';
 
 /** One command that builds the temp key, with an optional check of its reply. */
-interface Step {
+export interface Step {
   args: Arg[];
   check?: (reply: Reply) => void;
 }
@@ -124,7 +124,7 @@ async function runSteps(endpoint: Endpoint, db: number, temp: Buffer, steps: Ite
   await Promise.all(batch);
 }
 
-function argBytes(args: readonly Arg[]): number {
+export function argBytes(args: readonly Arg[]): number {
   let n = 0;
   for (const a of args) n += typeof a === 'number' ? 8 : a.length;
   return n;
@@ -165,7 +165,7 @@ function* stringSteps(value: Buffer, temp: Buffer): Generator<Step> {
 }
 
 /** `prefix` + the arguments of up to MAX_ITEMS items (and about MAX_COMMAND_BYTES) per command. */
-function* elementSteps<T>(prefix: Arg[], items: readonly T[], argsOf: (item: T) => Arg[]): Generator<Step> {
+export function* elementSteps<T>(prefix: Arg[], items: readonly T[], argsOf: (item: T) => Arg[]): Generator<Step> {
   let args: Arg[] = [...prefix];
   let count = 0;
   let bytes = 0;
@@ -215,67 +215,102 @@ export function formatScore(score: number): string {
  *    XDEL'ed placeholder ID instead; valuesEqual allows exactly that (achievableMaxDeletedId).
  */
 function* streamSteps(s: StreamValue, temp: Buffer, facts: ServerFacts): Generator<Step> {
-  const v7 = atLeast(facts, 7, 0);
-  const { front, middle } = missingPendingIds(s);
-  // front < first entry <= middle, each sorted: together one sorted list to merge with the entries.
-  const placeholders = [...front, ...middle];
-  let p = 0;
-  const xadd = (id: string, fieldsAndValues: readonly Buffer[] | readonly string[]): Step => ({
-    args: ['XADD', temp, id, ...fieldsAndValues],
-  });
-  for (const [id, fieldsAndValues] of s.entries) {
-    while (p < placeholders.length && compareStreamIds(placeholders[p], id) < 0) yield xadd(placeholders[p++], PLACEHOLDER);
-    yield xadd(id, fieldsAndValues);
-  }
-  while (p < placeholders.length) yield xadd(placeholders[p++], PLACEHOLDER);
+  const builder = new StreamBuilder(temp, s.groups, facts);
+  yield* builder.entries(s.entries);
+  yield* builder.finish(s);
+}
 
-  const empty = s.entries.length === 0 && placeholders.length === 0;
-  if (empty && s.groups.length === 0) {
-    yield { args: ['XGROUP', 'CREATE', temp, MAKER_GROUP, '$', 'MKSTREAM'] };
-    yield { args: ['XGROUP', 'DESTROY', temp, MAKER_GROUP] };
-  }
-  for (let i = 0; i < s.groups.length; i++) {
-    const g = s.groups[i];
-    const args: Arg[] = ['XGROUP', 'CREATE', temp, g.name, g.lastDeliveredId];
-    if (empty && i === 0) args.push('MKSTREAM');
-    if (v7 && typeof g.entriesRead === 'number') args.push('ENTRIESREAD', g.entriesRead);
-    yield { args };
+/**
+ * The steps of streamSteps (see there for the order and why) for a stream whose entries come a
+ * window at a time: `entries` for each window in ID order, then `finish` once with the metadata.
+ * Only the pending IDs (from the groups) are held, never all entries.
+ */
+export class StreamBuilder {
+  private readonly walk: MissingPendingWalk;
+  private readonly v7: boolean;
+  private written = 0;
+
+  constructor(
+    private readonly temp: Buffer,
+    groups: readonly StreamGroup[],
+    private readonly facts: ServerFacts,
+  ) {
+    this.walk = new MissingPendingWalk(groups);
+    this.v7 = atLeast(facts, 7, 0);
   }
 
-  for (const g of s.groups) {
-    for (const consumer of g.consumers) {
-      yield atLeast(facts, 6, 2)
-        ? { args: ['XGROUP', 'CREATECONSUMER', temp, g.name, consumer] }
-        : { args: ['XREADGROUP', 'GROUP', g.name, consumer, 'COUNT', 1, 'STREAMS', temp, '0'] };
+  /** Entries written so far (placeholders not counted). */
+  get entriesWritten(): number {
+    return this.written;
+  }
+
+  /** XADD of the next entries (IDs growing), each after the placeholders for missing pending IDs below it. */
+  *entries(entries: Iterable<readonly [string, readonly Buffer[]]>): Generator<Step> {
+    for (const [id, fieldsAndValues] of entries) {
+      for (const missing of this.walk.before(id)) yield this.xadd(missing, PLACEHOLDER);
+      yield this.xadd(id, fieldsAndValues);
+      this.written++;
     }
-    // One XCLAIM per (owner, delivery count), up to MAX_ITEMS IDs each.
-    const claims = new Map<string, { consumer: Buffer; count: number; ids: string[] }>();
-    for (const [id, consumer, count] of g.pending) {
-      const k = `${count}:${consumer.toString('latin1')}`;
-      let claim = claims.get(k);
-      if (!claim) claims.set(k, (claim = { consumer, count, ids: [] }));
-      claim.ids.push(id);
+  }
+
+  /** Everything after the last entry: the last placeholders, groups, consumers, pending entries, trims, XSETID. */
+  *finish(s: StreamMeta): Generator<Step> {
+    const { temp, v7, facts } = this;
+    for (const missing of this.walk.rest()) yield this.xadd(missing, PLACEHOLDER);
+    const { front, middle } = this.walk;
+
+    const empty = this.written === 0 && front.length === 0 && middle.length === 0;
+    if (empty && s.groups.length === 0) {
+      yield { args: ['XGROUP', 'CREATE', temp, MAKER_GROUP, '$', 'MKSTREAM'] };
+      yield { args: ['XGROUP', 'DESTROY', temp, MAKER_GROUP] };
     }
-    for (const { consumer, count, ids } of claims.values()) {
-      for (let at = 0; at < ids.length; at += MAX_ITEMS) {
-        const chunk = ids.slice(at, at + MAX_ITEMS);
-        yield {
-          args: ['XCLAIM', temp, g.name, consumer, 0, ...chunk, 'FORCE', 'RETRYCOUNT', count, 'JUSTID'],
-          check: (reply) => {
-            const claimed = replyArray(reply).length;
-            if (claimed !== chunk.length) throw new Error(`XCLAIM re-created ${claimed} of ${chunk.length} pending entries`);
-          },
-        };
+    for (let i = 0; i < s.groups.length; i++) {
+      const g = s.groups[i];
+      const args: Arg[] = ['XGROUP', 'CREATE', temp, g.name, g.lastDeliveredId];
+      if (empty && i === 0) args.push('MKSTREAM');
+      if (v7 && typeof g.entriesRead === 'number') args.push('ENTRIESREAD', g.entriesRead);
+      yield { args };
+    }
+
+    for (const g of s.groups) {
+      for (const consumer of g.consumers) {
+        yield atLeast(facts, 6, 2)
+          ? { args: ['XGROUP', 'CREATECONSUMER', temp, g.name, consumer] }
+          : { args: ['XREADGROUP', 'GROUP', g.name, consumer, 'COUNT', 1, 'STREAMS', temp, '0'] };
+      }
+      // One XCLAIM per (owner, delivery count), up to MAX_ITEMS IDs each.
+      const claims = new Map<string, { consumer: Buffer; count: number; ids: string[] }>();
+      for (const [id, consumer, count] of g.pending) {
+        const k = `${count}:${consumer.toString('latin1')}`;
+        let claim = claims.get(k);
+        if (!claim) claims.set(k, (claim = { consumer, count, ids: [] }));
+        claim.ids.push(id);
+      }
+      for (const { consumer, count, ids } of claims.values()) {
+        for (let at = 0; at < ids.length; at += MAX_ITEMS) {
+          const chunk = ids.slice(at, at + MAX_ITEMS);
+          yield {
+            args: ['XCLAIM', temp, g.name, consumer, 0, ...chunk, 'FORCE', 'RETRYCOUNT', count, 'JUSTID'],
+            check: (reply) => {
+              const claimed = replyArray(reply).length;
+              if (claimed !== chunk.length) throw new Error(`XCLAIM re-created ${claimed} of ${chunk.length} pending entries`);
+            },
+          };
+        }
       }
     }
+
+    if (front.length > 0) yield { args: ['XTRIM', temp, 'MAXLEN', this.written + middle.length] };
+    for (let at = 0; at < middle.length; at += MAX_ITEMS) yield { args: ['XDEL', temp, ...middle.slice(at, at + MAX_ITEMS)] };
+
+    const setId: Arg[] = ['XSETID', temp, s.lastId];
+    if (v7 && s.entriesAdded !== undefined) setId.push('ENTRIESADDED', s.entriesAdded);
+    // 0-0 is XSETID's "leave as is"; see streamSteps.
+    if (v7 && s.maxDeletedId !== undefined && s.maxDeletedId !== '0-0') setId.push('MAXDELETEDID', s.maxDeletedId);
+    yield { args: setId };
   }
 
-  if (front.length > 0) yield { args: ['XTRIM', temp, 'MAXLEN', s.entries.length + middle.length] };
-  for (let at = 0; at < middle.length; at += MAX_ITEMS) yield { args: ['XDEL', temp, ...middle.slice(at, at + MAX_ITEMS)] };
-
-  const setId: Arg[] = ['XSETID', temp, s.lastId];
-  if (v7 && s.entriesAdded !== undefined) setId.push('ENTRIESADDED', s.entriesAdded);
-  // 0-0 is XSETID's "leave as is"; see above.
-  if (v7 && s.maxDeletedId !== undefined && s.maxDeletedId !== '0-0') setId.push('MAXDELETEDID', s.maxDeletedId);
-  yield { args: setId };
+  private xadd(id: string, fieldsAndValues: readonly Buffer[] | readonly string[]): Step {
+    return { args: ['XADD', this.temp, id, ...fieldsAndValues] };
+  }
 }

@@ -11,7 +11,11 @@ import type { RedisConnection } from '../resp/connection.js';
 import { ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
 import { openEndpoints, refuseUnsupported } from '../run/openEndpoints.js';
 import { runLimited, SKIP_JOURNAL_FILE } from '../run/migration.js';
-import { listShards, type Shard } from '../run/sourceCopy.js';
+import { listShards, memoryUsageAllowed, type Shard } from '../run/sourceCopy.js';
+import type { SizeCheck } from '../readers/scanReader.js';
+import { isBig, measureKey } from '../bigkeys/bigKeyProbe.js';
+import { compareBigKey } from '../bigkeys/chunkedCompare.js';
+import type { KeyType } from '../keys/keyTypes.js';
 import { targetDbMapping } from '../run/dbMapping.js';
 import { ConflictJournal } from '../writers/conflictJournal.js';
 import { describeDifference, valuesEqual } from '../values/logicalValue.js';
@@ -47,9 +51,12 @@ export interface VerifyResult {
 interface KeyReplies {
   key: Buffer;
   srcTtl: Reply;
-  srcDump: Reply;
   tgtTtl: Reply;
-  tgtDump: Reply;
+  /** Small keys: both DUMP payloads. */
+  srcDump?: Reply;
+  tgtDump?: Reply;
+  /** Big keys (never DUMPed): the source's type and the target's TYPE reply. */
+  big?: { type: string; targetType: Reply };
 }
 
 /**
@@ -87,6 +94,7 @@ export async function verifyJob(loaded: LoadedJob, opts: VerifyOptions, bus: Eve
         bus.emit({ type: 'verify-difference', ...d, at: Date.now() });
       };
       const compareOne = async (db: number, r: KeyReplies) => {
+        if (r.big) return compareBig(db, r, r.big);
         const tdb = targetDbOf(db);
         const keyHex = r.key.toString('hex');
         for (const reply of [r.srcDump, r.srcTtl, r.tgtDump, r.tgtTtl]) {
@@ -123,9 +131,32 @@ export async function verifyJob(loaded: LoadedJob, opts: VerifyOptions, bus: Eve
         if (ttlProblem) return differ({ ...base, kind: 'ttl', detail: ttlProblem });
         result.equal++;
       };
+      /** A big key, compared window by window in bounded memory. */
+      const compareBig = async (db: number, r: KeyReplies, big: NonNullable<KeyReplies['big']>) => {
+        const tdb = targetDbOf(db);
+        const keyHex = r.key.toString('hex');
+        if (r.srcTtl === -2) {
+          result.vanished++;
+          return;
+        }
+        if (!filter.matchesType(big.type)) return;
+        result.compared++;
+        compared++;
+        const base = { source: name, db, targetDb: tdb, keyHex };
+        const differ = (d: Difference) => (kept.has(`${tdb}:${keyHex}`) ? void result.keptByPolicy++ : recordDifference(d));
+        const targetType = big.targetType instanceof ReplyError ? '' : replyText(big.targetType);
+        if (targetType === 'none') return differ({ ...base, kind: 'missing', detail: 'not on the target' });
+        if (targetType !== big.type) return differ({ ...base, kind: 'type', detail: `${big.type} on the source, ${targetType} on the target` });
+        const { equal, detail } = await compareBigKey(source, db, target, tdb, r.key, big.type as KeyType);
+        if (!equal) return differ({ ...base, kind: 'value', detail });
+        const ttlProblem = compareTtl(r.srcTtl as number, r.tgtTtl as number, job, opts.ttlToleranceMs);
+        if (ttlProblem) return differ({ ...base, kind: 'ttl', detail: ttlProblem });
+        result.equal++;
+      };
+      const sizeCheck: SizeCheck = { memoryUsage: await memoryUsageAllowed(source), bigKey: job.options.bigKey };
       for (const shard of shards) {
         if (opts.signal?.aborted) break;
-        await verifyShard(source, target, shard, filter, targetDbOf(shard.db), async (replies) => {
+        await verifyShard(source, target, shard, filter, targetDbOf(shard.db), sizeCheck, async (replies) => {
           await Promise.all(replies.map((r) => compareOne(shard.db, r)));
           bus.emit({ type: 'verify-progress', source: name, compared, differences, total, at: Date.now() });
         }, opts.signal);
@@ -166,6 +197,7 @@ async function verifyShard(
   shard: Shard,
   filter: KeyFilter,
   targetDb: number,
+  sizeCheck: SizeCheck,
   onPage: (replies: KeyReplies[]) => Promise<void>,
   signal?: AbortSignal,
 ): Promise<void> {
@@ -181,21 +213,50 @@ async function verifyShard(
   for (;;) {
     const { cursor, keys } = await page;
     if (cursor !== '0') page = scan(cursor);
+    const big = await bigKeysOf(source, shard.db, keys, sizeCheck);
     const replies = await Promise.all(
       keys.map(
         (key) =>
           new Promise<KeyReplies>((resolve) => {
             const r = { key } as KeyReplies;
+            const type = big.get(key);
+            if (type) {
+              // Never DUMP a big key: its TTLs and the target's type, then a windowed compare.
+              let left = 3;
+              const arrived = () => --left === 0 && resolve(r);
+              r.big = { type, targetType: null };
+              source.send(shard.db, key, ['PTTL', key], (x: Reply) => ((r.srcTtl = x), arrived()));
+              target.send(targetDb, key, ['PTTL', key], (x: Reply) => ((r.tgtTtl = x), arrived()));
+              target.send(targetDb, key, ['TYPE', key], (x: Reply) => ((r.big!.targetType = x), arrived()));
+              return;
+            }
             let left = 4;
             const arrived = () => --left === 0 && resolve(r);
-            source.send(shard.db, key, ['PTTL', key], (x) => ((r.srcTtl = x), arrived()));
-            source.send(shard.db, key, ['DUMP', key], (x) => ((r.srcDump = x), arrived()));
-            target.send(targetDb, key, ['PTTL', key], (x) => ((r.tgtTtl = x), arrived()));
-            target.send(targetDb, key, ['DUMP', key], (x) => ((r.tgtDump = x), arrived()));
+            source.send(shard.db, key, ['PTTL', key], (x: Reply) => ((r.srcTtl = x), arrived()));
+            source.send(shard.db, key, ['DUMP', key], (x: Reply) => ((r.srcDump = x), arrived()));
+            target.send(targetDb, key, ['PTTL', key], (x: Reply) => ((r.tgtTtl = x), arrived()));
+            target.send(targetDb, key, ['DUMP', key], (x: Reply) => ((r.tgtDump = x), arrived()));
           }),
       ),
     );
     await onPage(replies);
     if (cursor === '0' || signal?.aborted) return;
   }
+}
+
+/** The keys of a page that are big (by MEMORY USAGE, then type and length), with their types. */
+async function bigKeysOf(source: Endpoint, db: number, keys: Buffer[], sizeCheck: SizeCheck): Promise<Map<Buffer, string>> {
+  const { bigKey, memoryUsage } = sizeCheck;
+  const floor = Math.min(bigKey.bytes, bigKey.elements);
+  const sizes = memoryUsage ? await Promise.all(keys.map((k) => source.call(db, k, 'MEMORY', 'USAGE', k).catch(() => null))) : keys.map(() => floor);
+  const big = new Map<Buffer, string>();
+  await Promise.all(
+    keys.map(async (key, i) => {
+      const size = sizes[i];
+      if (typeof size !== 'number' || size < floor) return;
+      const measured = await measureKey(source, db, key);
+      if (measured && isBig(measured, bigKey)) big.set(key, measured.type);
+    }),
+  );
+  return big;
 }

@@ -2,7 +2,9 @@ import type { KeyCounts } from '../../../shared/events.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { explainReplyError } from '../endpoints/endpoint.js';
 import { atLeast } from '../endpoints/serverFacts.js';
-import type { SourceEntry } from '../readers/scanReader.js';
+import type { BigKeyEntry, SourceEntry } from '../readers/scanReader.js';
+import { compareBigKey } from '../bigkeys/chunkedCompare.js';
+import { copyBigKey } from '../bigkeys/chunkedCopy.js';
 import type { Arg } from '../resp/commandEncoder.js';
 import { CONNECTION_LOST, ReplyError, type Reply } from '../resp/reply.js';
 import { readValue } from '../values/readValue.js';
@@ -22,12 +24,14 @@ export interface RestoreWriterOptions {
    * more (written, unchanged, skipped by policy, expired, vanished), false when it failed, so the
    * checkpoint does not move past it.
    */
-  onDone(entry: SourceEntry, settled: boolean): void;
+  onDone(entry: SourceEntry | BigKeyEntry, settled: boolean): void;
   /** A key the target holds with another value, left there by `onConflict: skip`. */
-  onSkipped(entry: SourceEntry, targetDb: number): void;
+  onSkipped(entry: SourceEntry | BigKeyEntry, targetDb: number): void;
   /** `onConflict: fail` met an existing key with another value: the run must stop. */
-  onConflict(entry: SourceEntry, targetDb: number): void;
-  onKeyError(entry: SourceEntry, message: string): void;
+  onConflict(entry: SourceEntry | BigKeyEntry, targetDb: number): void;
+  onKeyError(entry: SourceEntry | BigKeyEntry, message: string): void;
+  /** Pacing (latency guard): big-key windows shrink with its factor. */
+  pace?: { factor: number };
   /** The target can take no more writes (connection lost, out of memory, read-only…). */
   onFatal(err: Error): void;
 }
@@ -45,9 +49,56 @@ const FATAL = /^(OOM|READONLY|MISCONF|NOPERM|LOADING|MASTERDOWN)\b|unknown comma
 export class RestoreWriter {
   private readonly absTtl: boolean;
   private readonly refusedTypeBytes = new Set<number>();
+  /** Big keys are copied one after another. */
+  private bigQueue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: RestoreWriterOptions) {
     this.absTtl = atLeast(opts.target.facts, 5, 0);
+  }
+
+  /**
+   * Copies a big key in windows (never one DUMP/RESTORE). Big keys go one at a time, beside the
+   * small-key pipeline: each is long, and two at once would only double the load on both servers.
+   */
+  writeBig(entry: BigKeyEntry): void {
+    this.bigQueue = this.bigQueue.then(() => this.copyBig(entry)).then((settled) => this.opts.onDone(entry, settled));
+  }
+
+  private async copyBig(entry: BigKeyEntry): Promise<boolean> {
+    const { policy, counts, source, target } = this.opts;
+    const expireAt = plannedExpiry(entry.expireAt, policy);
+    if (expireAt < 0) {
+      counts.expired++;
+      return true;
+    }
+    const targetDb = this.opts.targetDbOf(entry.db);
+    try {
+      const outcome = await copyBigKey({
+        source,
+        sourceDb: entry.db,
+        target,
+        targetDb,
+        key: entry.key,
+        type: entry.type,
+        expireAt: expireAt > 0 ? expireAt + target.clockOffsetMs : 0,
+        onConflict: policy.onConflict,
+        pace: this.opts.pace,
+      });
+      if (outcome === 'vanished') {
+        counts.vanished++;
+        return true;
+      }
+      if (outcome === 'exists') {
+        const { equal } = await compareBigKey(source, entry.db, target, targetDb, entry.key, entry.type);
+        return this.decideExisting(entry, targetDb, equal);
+      }
+      counts.written++;
+      counts.chunked++;
+      counts.bytes += entry.bytes;
+      return true;
+    } catch (err) {
+      return this.failKey(entry, ['RESTORE'], err);
+    }
   }
 
   /** Writes one entry; `onDone` follows once it is dealt with. */
@@ -139,24 +190,30 @@ export class RestoreWriter {
         const [ours, theirs] = await Promise.all([readValue(source, entry.db, entry.key), readValue(target, targetDb, entry.key)]);
         same = ours !== null && theirs !== null && valuesEqual(ours, theirs);
       }
-      if (same) {
-        counts.unchanged++;
-        return true;
-      }
-      if (this.opts.policy.onConflict === 'skip') {
-        counts.skipped++;
-        this.opts.onSkipped(entry, targetDb);
-        return true;
-      }
-      this.opts.onConflict(entry, targetDb);
-      return false;
+      return this.decideExisting(entry, targetDb, same);
     } catch (err) {
       return this.failKey(entry, ['DUMP'], err);
     }
   }
 
+  /** The policy's answer for a key the target already holds. */
+  private decideExisting(entry: SourceEntry | BigKeyEntry, targetDb: number, same: boolean): boolean {
+    const { counts } = this.opts;
+    if (same) {
+      counts.unchanged++;
+      return true;
+    }
+    if (this.opts.policy.onConflict === 'skip') {
+      counts.skipped++;
+      this.opts.onSkipped(entry, targetDb);
+      return true;
+    }
+    this.opts.onConflict(entry, targetDb);
+    return false;
+  }
+
   /** Reports a key that could not be written; always false (not settled). */
-  private failKey(entry: SourceEntry, args: Arg[], err: unknown): false {
+  private failKey(entry: SourceEntry | BigKeyEntry, args: Arg[], err: unknown): false {
     const reply = err instanceof ReplyError ? err : null;
     if (reply && (reply.code === CONNECTION_LOST || FATAL.test(reply.message))) {
       this.opts.onFatal(explainReplyError(this.opts.target.label, args, reply));
