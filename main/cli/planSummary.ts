@@ -163,7 +163,7 @@ function endpointLines(endpoints: EndpointFacts[]): string[] {
       clean(e.address),
       `Redis ${e.version === null ? '?' : clean(e.version)} / RDB ${e.rdbVersion ?? '?'}`,
       mode,
-      `${e.usedMemory === null ? '?' : formatBytes(e.usedMemory)} of ${limit(e.maxmemory)}${e.maxmemoryPolicy ? ` (${clean(e.maxmemoryPolicy)})` : ''}`,
+      `${e.usedMemory === null ? '?' : formatBytes(e.usedMemory)}${e.maxmemory === 0 ? ', no limit' : ` of ${limit(e.maxmemory)}`}${e.maxmemoryPolicy ? ` (${clean(e.maxmemoryPolicy)})` : ''}`,
       `RTT ${formatMs(e.rttMs)}`,
       refused.length ? `refused: ${refused.join(' ')}` : 'no command refused',
     ];

@@ -3,6 +3,8 @@ import { validateJob } from '../../shared/job.js';
 import { LatencyGuard } from '../../main/engine/pacing/latencyGuard.js';
 import { createPace } from '../../main/engine/pacing/pace.js';
 import { TokenBucket } from '../../main/engine/pacing/tokenBucket.js';
+import { describeLatency, ProgressView } from '../../main/cli/progressView.js';
+import { emptyCounts, type EngineEvent, type EngineEventOf } from '../../shared/events.js';
 
 /** A clock the test moves by hand. */
 function fakeClock(start = 0) {
@@ -216,5 +218,38 @@ describe('createPace', () => {
   it('refuses negative limits in the job file', () => {
     const v = validateJob({ name: 't', sources: [{ name: 'a', url: 'redis://127.0.0.1:1' }], target: { url: 'redis://127.0.0.1:2' }, options: { maxKeysPerSec: -1 } });
     expect(v.ok).toBe(false);
+  });
+});
+
+describe('ferry run --latency output', () => {
+  const event: EngineEventOf<'latency'> = {
+    type: 'latency', endpoint: 'target', node: '127.0.0.1:7000', calls: 212, avgMs: 0.31, p50Ms: 0.2, p99Ms: 1.13, maxMs: 2.4, serverMaxMs: null, paceFactor: 1, at: 0,
+  };
+  const finished: EngineEvent = {
+    type: 'run-finished', outcome: 'done', counts: emptyCounts(), perSource: {}, elapsedMs: 1,
+    latency: [{ endpoint: 'target', nodes: ['127.0.0.1:7000'], seconds: 12, calls: 2400, avgMs: 0.3, maxMs: 8.24, worstP99Ms: 1.1, secondsOverBudget: 0, budgetMs: 2, serverMaxMs: null }],
+    at: 0,
+  };
+  const capture = () => {
+    const lines: string[] = [];
+    const out = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+    return { out, lines };
+  };
+
+  it('formats one line per endpoint node per second', () => {
+    expect(describeLatency(event)).toBe('latency target 127.0.0.1:7000: 212 calls, avg 0.3 ms, p50 0.2, p99 1.1, max 2.4 ms, pace 1.00');
+    expect(describeLatency({ ...event, serverMaxMs: 51, paceFactor: 0.25 })).toMatch(/pace 0\.25, server max 51\.0 ms$/);
+  });
+
+  it('prints latency events only with the flag, and the summary either way', () => {
+    const off = capture();
+    const quiet = new ProgressView(off.out, false, false);
+    quiet.handle(event);
+    quiet.handle(finished);
+    expect(off.lines).toEqual(['latency target 127.0.0.1:7000: worst p99 1.1 ms, max 8.2 ms, 0 s over the 2 ms budget\n']);
+    const on = capture();
+    const loud = new ProgressView(on.out, false, true);
+    loud.handle(event);
+    expect(on.lines).toEqual([`${describeLatency(event)}\n`]);
   });
 });

@@ -258,9 +258,9 @@ function endpointCells(e: EndpointFacts): string[] {
   const mode = e.mode === null ? '<span class="muted">unknown</span>' : e.mode === 'cluster' ? `cluster<br>${formatCount(e.nodes.length)} master${e.nodes.length === 1 ? '' : 's'}` : 'standalone';
   const used = e.usedMemory === null ? 'unknown' : formatBytes(e.usedMemory);
   const share = e.usedMemory !== null && e.maxmemory ? ` (${formatPercent(e.usedMemory, e.maxmemory)})` : '';
-  const memory = `${used} of ${formatLimit(e.maxmemory)}${share}${e.maxmemoryPolicy ? `<br><span class="muted">${escapeHtml(e.maxmemoryPolicy)}</span>` : ''}`;
+  const memory = e.usedMemory === null && e.maxmemory === null ? '<span class="muted">unknown</span>' : `${used}${e.maxmemory === 0 ? ', no limit' : ` of ${formatLimit(e.maxmemory)}`}${share}${e.maxmemoryPolicy ? `<br><span class="muted">${escapeHtml(e.maxmemoryPolicy)}</span>` : ''}`;
   const keyspace = e.keyspace.length
-    ? e.keyspace.map((k) => `db${k.db}: ${formatCount(k.keys)} keys${k.expires ? `, ${formatCount(k.expires)} expiring` : ''}`).join('<br>')
+    ? e.keyspace.map((k) => `<span class="nw">db${k.db}: ${formatCount(k.keys)} keys</span>${k.expires ? ` <span class="nw muted">${formatCount(k.expires)} expiring</span>` : ''}`).join('<br>')
     : '<span class="muted">empty</span>';
   const notify = e.notifyKeyspaceEvents === null ? '<span class="muted">unknown (CONFIG refused)</span>' : e.notifyKeyspaceEvents === '' ? '<span class="muted">off</span>' : `<code>${escapeHtml(e.notifyKeyspaceEvents)}</code>`;
   return [name, reach, version + rdb, mode, memory, keyspace, notify];
@@ -449,14 +449,18 @@ function collisionRow(g: CollisionGroup): string {
 }
 
 function capacityBar(label: string, used: number | null, planned: number, maxmemory: number | null): ChartBar {
-  const after = (used ?? 0) + planned;
+  const now = used ?? 0;
+  const after = now + planned;
   const limited = maxmemory !== null && maxmemory > 0;
   const note = limited ? `${formatBytes(after)} of ${formatBytes(maxmemory)} (${formatPercent(after, maxmemory)})` : `${formatBytes(after)}, ${formatLimit(maxmemory)}`;
+  // What the plan adds beyond maxmemory is drawn in red.
+  const over = limited ? Math.min(planned, Math.max(0, after - maxmemory)) : 0;
   return {
     label,
     segments: [
-      { value: used ?? 0, cls: 'used', title: `in use now: ${used === null ? 'unknown' : formatBytes(used)}` },
-      { value: planned, cls: 'planned', title: `planned: ${formatBytes(planned)}` },
+      { value: now, cls: 'used', title: `in use now: ${used === null ? 'unknown' : formatBytes(used)}` },
+      { value: planned - over, cls: 'planned', title: `planned: ${formatBytes(planned)}` },
+      { value: over, cls: 'overflow', title: `over maxmemory by ${formatBytes(after - (maxmemory ?? 0))}` },
     ],
     note,
     noteCls: limited && after > maxmemory ? 'over' : limited && after > maxmemory * 0.9 ? 'near' : undefined,
@@ -470,10 +474,15 @@ function capacitySection(cap: PlanDocument['capacity'], target: EndpointFacts | 
     `<p>The target uses <b>${cap.targetUsed === null ? 'an unknown amount' : formatBytes(cap.targetUsed)}</b>; the move adds about <b>${formatBytes(cap.planned)}</b>, ` +
     `<b>${formatBytes(after)}</b> in all, against a maxmemory of <b>${formatLimit(cap.maxmemory)}</b>` +
     `${cap.maxmemory ? ` (${formatPercent(after, cap.maxmemory)})` : ''}${target?.maxmemoryPolicy ? `, policy <code>${escapeHtml(target.maxmemoryPolicy)}</code>` : ''}.</p>`;
-  const legend = '<p class="legend"><span class="sw used"></span>in use now <span class="sw planned"></span>planned <span class="sw limit"></span>maxmemory</p>';
-  const bars = [capacityBar(target?.name ?? 'target', cap.targetUsed, cap.planned, cap.maxmemory), ...cap.perNode.map((n) => capacityBar(n.address, n.used, n.planned, n.maxmemory))];
-  const chart = svgBarChart(bars, { title: 'Target memory: in use and planned, against maxmemory', width: 760, labelWidth: 170, noteWidth: 200 });
-  return section('capacity', 'Capacity', `${text}\n${legend}\n${chart}`, cap.perNode.length ? `cluster, ${formatCount(cap.perNode.length)} masters by the slots of the planned keys` : '');
+  const legend = '<p class="legend"><span class="sw used"></span>in use now <span class="sw planned"></span>planned <span class="sw overflow"></span>over maxmemory <span class="sw limit"></span>maxmemory</p>';
+  const options = { width: 760, labelWidth: 170, noteWidth: 200 };
+  const whole = svgBarChart([capacityBar(target?.name ?? 'target', cap.targetUsed, cap.planned, cap.maxmemory)], { ...options, title: 'Target memory: in use and planned, against maxmemory' });
+  // Masters on their own scale: next to the whole cluster they would be slivers.
+  const nodes = cap.perNode.length
+    ? figure('Per master, by the hash slots of the planned keys', svgBarChart(cap.perNode.map((n) => capacityBar(n.address, n.used, n.planned, n.maxmemory)), { ...options, title: 'Memory per cluster master: in use and planned, against maxmemory' }))
+    : '';
+  const body = `${text}\n${legend}\n${figure('Whole target', whole)}${nodes ? `\n${nodes}` : ''}`;
+  return section('capacity', 'Capacity', body, cap.perNode.length ? `cluster, ${formatCount(cap.perNode.length)} masters` : '');
 }
 
 function stagingSection(staging: PlanDocument['staging']): string {
@@ -526,8 +535,10 @@ ul.verdicts{list-style:none;margin:0;padding:0}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th{text-align:left;font-size:12px;color:var(--muted);font-weight:600;border-bottom:2px solid var(--line);padding:5px 8px;background:var(--bg)}
 td{border-bottom:1px solid var(--line);padding:5px 8px;vertical-align:top}
-table.dbs td:not(:first-child),table.prefixes td:nth-child(2),table.prefixes td:nth-child(3),table.bigkeys td:nth-child(n+5):not(:nth-child(7)),table.staging td:nth-child(3),table.staging td:nth-child(4),table.collisions td:nth-child(n+3):nth-child(-n+6){text-align:right;white-space:nowrap}
-table.dbs th:not(:first-child){text-align:right}
+table.dbs :is(td,th):not(:first-child),table.prefixes :is(td,th):nth-child(2),table.prefixes :is(td,th):nth-child(3),table.bigkeys :is(td,th):nth-child(n+5):not(:nth-child(7)),table.bigkeys :is(td,th):nth-child(2),table.staging :is(td,th):nth-child(3),table.staging :is(td,th):nth-child(4),table.collisions :is(td,th):nth-child(n+3):nth-child(-n+6){text-align:right;white-space:nowrap}
+table.endpoints td:nth-child(3),table.endpoints td:nth-child(4),table.endpoints td:nth-child(5){white-space:nowrap}
+table.endpoints td:first-child{min-width:220px}
+.nw{white-space:nowrap}
 table.endpoints td{border-bottom:none}
 table.endpoints tr.ep td{border-top:1px solid var(--line);padding-top:8px}
 tr.ep.down td:first-child{box-shadow:inset 3px 0 var(--red)}
@@ -543,18 +554,19 @@ tr.ep-detail td{padding-top:0;padding-bottom:10px;font-size:13px}
 .badge.unknown{color:var(--muted);border-color:var(--line)}
 .node{display:inline-block;margin-right:14px;font-size:12.5px}
 ul.decisions{margin:4px 0 0;padding-left:18px}
-.charts{display:grid;grid-template-columns:repeat(3,1fr);gap:12px;margin:14px 0}
+.charts{display:grid;grid-template-columns:repeat(3,1fr);gap:12px;margin:14px 0;align-items:start}
+#capacity figure{max-width:800px;margin-bottom:10px}
 figure{margin:0;background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:8px 10px}
 figcaption{font-size:12px;color:var(--muted);font-weight:600;margin-bottom:4px}
 svg.chart{max-width:100%;height:auto;display:block}
 svg.chart text{fill:var(--fg);font:12px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 svg.chart text.over{fill:var(--red);font-weight:700}svg.chart text.near{fill:var(--amber);font-weight:700}
-svg.chart .track{fill:var(--track)}svg.chart .limit{stroke:var(--red);stroke-width:2}
+svg.chart .track{fill:var(--track)}svg.chart .limit{stroke:var(--fg);stroke-width:2}
 .t-string{fill:var(--string)}.t-hash{fill:var(--hash)}.t-list{fill:var(--list)}.t-set{fill:var(--set)}.t-zset{fill:var(--zset)}.t-stream{fill:var(--stream)}.t-other{fill:var(--other)}
 .ttl-none{fill:var(--used)}.ttl-lt1h{fill:var(--set)}.ttl-lt1d{fill:var(--string)}.ttl-lt7d{fill:var(--list)}.ttl-longer{fill:var(--hash)}.ttl-expired{fill:var(--red)}
-svg .used{fill:var(--used)}svg .planned{fill:var(--planned)}
+svg .used{fill:var(--used)}svg .planned{fill:var(--planned)}svg .overflow{fill:var(--red)}
 .legend{font-size:12px;color:var(--muted)}.sw{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:-1px}
-.sw.used{background:var(--used)}.sw.planned{background:var(--planned)}.sw.limit{width:3px;background:var(--red)}
+.sw.used{background:var(--used)}.sw.planned{background:var(--planned)}.sw.overflow{background:var(--red)}.sw.limit{width:3px;background:var(--fg)}
 .two{display:grid;grid-template-columns:1fr 1fr;gap:20px}
 .meter{display:inline-block;width:60px;height:8px;background:var(--track);border-radius:2px;vertical-align:0;margin-right:4px}
 .meter i{display:block;height:100%;background:var(--accent);border-radius:2px}
