@@ -259,7 +259,7 @@ describe('copyBigKey', () => {
       expect(progress[progress.length - 1][0], type).toBeGreaterThanOrEqual(full);
 
       expect(await compareBigKey(A, 0, B, 0, key, type), type).toEqual({ equal: true, detail: 'the values are equal' });
-      expectEqual(await readValue(A, 0, key), await readValue(B, 0, key));
+      expectEqual(...(await Promise.all([readValue(A, 0, key), readValue(B, 0, key)])));
       if (expireAt) expect(Math.abs(Number(await on(B, key, 'PEXPIRETIME', key)) - expireAt)).toBeLessThan(1000);
       else expect(await on(B, key, 'PTTL', key)).toBe(-1);
     }

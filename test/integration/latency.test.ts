@@ -9,6 +9,7 @@ import { Endpoint } from '../../main/engine/endpoints/endpoint.js';
 import { LatencyGuard } from '../../main/engine/pacing/latencyGuard.js';
 import { LatencyProbe, LatencyProbes, probeThreadRunning, type LatencySecond } from '../../main/engine/pacing/latencyProbe.js';
 import { RedisConnection } from '../../main/engine/resp/connection.js';
+import { jobFromYaml, migrate } from '../support/engineRun.js';
 import { freePort, startCluster, startRedis, type RedisCluster, type RedisServer } from '../support/redisServers.js';
 
 type LatencyEvent = EngineEventOf<'latency'>;
@@ -130,6 +131,23 @@ describe('latency probe on a standalone server', () => {
     }
   });
 
+  it('turns the server latency monitor on only when allowed, and restores it on stop', async () => {
+    const plain = await startRedis({ args: ['--enable-debug-command', 'local'] });
+    const seconds: LatencySecond[] = [];
+    const probe = new LatencyProbe({ node: { host: '127.0.0.1', port: plain.port }, label: 'target (test)', setLatencyMonitorMs: 5, onSecond: (s) => seconds.push(s) });
+    try {
+      await probe.start();
+      expect(await plain.cli('CONFIG', 'GET', 'latency-monitor-threshold')).toBe('latency-monitor-threshold\n5');
+      await plain.cli('DEBUG', 'SLEEP', '0.1');
+      await waitFor('the server view of the sleep', () => seconds.some((s) => (s.serverMaxMs ?? 0) >= 90), 10_000);
+      expect(seconds.every((s) => s.serverMaxMs !== null)).toBe(true);
+    } finally {
+      await probe.stop();
+    }
+    expect(await plain.cli('CONFIG', 'GET', 'latency-monitor-threshold')).toBe('latency-monitor-threshold\n0');
+    await plain.stop();
+  });
+
   it('leaves nothing running after stop: a process that used it exits by itself', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-probe-'));
     const script = path.join(dir, 'probe.mts');
@@ -243,6 +261,39 @@ describe('latency probes through TLS and AUTH', () => {
     await sleep(1200);
     expect(seconds).toEqual([]);
     await probe.stop();
+    expect(probeThreadRunning()).toBe(false);
+  });
+});
+
+describe('latency probes in a migration', () => {
+  let source: RedisServer;
+  let target: RedisServer;
+  beforeAll(async () => {
+    [source, target] = await Promise.all([startRedis({ args: ['--enable-debug-command', 'local'] }), startRedis()]);
+    // Enough keys for a run of a second or more: the probes report whole seconds.
+    await source.cli('DEBUG', 'POPULATE', '500000');
+  });
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('probes the target and each source, puts the events on the bus and the summary in the result and the run report', async () => {
+    const job = jobFromYaml(`name: lat\nsources:\n  - { name: src, url: "${source.url}" }\ntarget: { url: "${target.url}" }\n`);
+    const run = await migrate(job);
+    expect(run.outcome).toBe('done');
+    const events = run.events.filter((e): e is LatencyEvent => e.type === 'latency');
+    expect(new Set(events.map((e) => e.endpoint))).toEqual(new Set(['target', 'src']));
+    expect(events.find((e) => e.endpoint === 'target')?.node).toBe(`127.0.0.1:${target.port}`);
+    expect(run.latency?.map((l) => l.endpoint).sort()).toEqual(['src', 'target']);
+    for (const l of run.latency ?? []) {
+      expect(l.seconds).toBeGreaterThanOrEqual(1);
+      expect(l.budgetMs).toBe(2);
+      expect(l.worstP99Ms).toBeGreaterThan(0);
+    }
+    const finished = run.events.find((e) => e.type === 'run-finished');
+    expect(finished).toMatchObject({ latency: run.latency });
+    const report = JSON.parse(fs.readFileSync(path.join(job.stateDir, 'run-report.json'), 'utf8')) as { latency?: unknown };
+    expect(report.latency).toEqual(run.latency);
     expect(probeThreadRunning()).toBe(false);
   });
 });

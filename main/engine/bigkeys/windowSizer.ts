@@ -1,4 +1,8 @@
-/** Slows a copy down from outside: window sizes are multiplied by `factor` (0..1), read before every window. */
+/**
+ * Slows a copy down from outside: window sizes are multiplied by `factor` (0..1), read before every
+ * window. 0 leaves the smallest window (1 element, 16 KB of a string): the copy crawls, never stops,
+ * so its temp key's safety TTL keeps being renewed.
+ */
 export interface Pace {
   factor: number;
 }
