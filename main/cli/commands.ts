@@ -17,12 +17,13 @@ export const EXIT_FAILED = 1;
 export const EXIT_BAD_INPUT = 2;
 
 /** Subscribes the right view: NDJSON events, or progress bars / lines. */
-function attachOutput(bus: EventBus, json: boolean): ProgressView | null {
+function attachOutput(bus: EventBus, json: boolean, latencyLines = false): ProgressView | null {
   if (json) {
     bus.on((event: EngineEvent) => process.stdout.write(`${JSON.stringify(event)}\n`));
     return null;
   }
-  const view = new ProgressView(process.stderr.isTTY ? process.stderr : process.stdout);
+  const out = process.stderr.isTTY ? process.stderr : process.stdout;
+  const view = new ProgressView(out, Boolean(out.isTTY), latencyLines);
   bus.on((event) => view.handle(event));
   return view;
 }
@@ -43,6 +44,8 @@ function interruptible(): AbortController {
 export interface RunCommandOptions {
   resume: boolean;
   json: boolean;
+  /** Print each endpoint's latency once a second (ferry run --latency). */
+  latency?: boolean;
   stateDir?: string;
 }
 
@@ -50,7 +53,7 @@ export interface RunCommandOptions {
 export async function runCommand(loaded: LoadedJob, opts: RunCommandOptions): Promise<number> {
   const stateDir = stateDirFor(loaded.job.name, loaded.path, opts.stateDir);
   const bus = new EventBus();
-  const view = attachOutput(bus, opts.json);
+  const view = attachOutput(bus, opts.json, opts.latency);
   const started = Date.now();
   const result = await runMigration(loaded, { resume: opts.resume, stateDir, signal: interruptible().signal }, bus);
   view?.finish();

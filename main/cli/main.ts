@@ -6,7 +6,6 @@ import { ResumeError } from '../engine/run/migration.js';
 import { UnsupportedError } from '../engine/run/openEndpoints.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, planCommand, runCommand, verifyCommand } from './commands.js';
 import { runDemo } from './demo.js';
-import { showLatencyLines } from './progressView.js';
 
 const USAGE = `Ferry moves Redis data between servers, data centers and clouds.
 
@@ -73,8 +72,12 @@ function parse(args: string[], options: ParseArgsOptionsConfig, positionals: num
 async function cmdRun(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { resume: { type: 'boolean' }, json: { type: 'boolean' }, latency: { type: 'boolean' }, 'state-dir': { type: 'string' } }, 1);
   const loaded = await loadJobFile(positionals[0]);
-  showLatencyLines(Boolean(values.latency));
-  return runCommand(loaded, { resume: Boolean(values.resume), json: Boolean(values.json), stateDir: values['state-dir'] as string | undefined });
+  return runCommand(loaded, {
+    resume: Boolean(values.resume),
+    json: Boolean(values.json),
+    latency: Boolean(values.latency),
+    stateDir: values['state-dir'] as string | undefined,
+  });
 }
 
 async function cmdVerify(args: string[]): Promise<number> {

@@ -1,12 +1,6 @@
 import type { EngineEvent, EngineEventOf, LatencySummary } from '../../shared/events.js';
 import { formatBytes, formatCount, formatDuration } from './format.js';
 
-let latencyLinesByDefault = false;
-
-/** `ferry run --latency`: views made from now on print each endpoint node's latency once a second. */
-export function showLatencyLines(on: boolean): void {
-  latencyLinesByDefault = on;
-}
 
 /**
  * Draws engine events for a person. On a TTY: one live progress bar per source, redrawn in place.
@@ -24,7 +18,7 @@ export class ProgressView {
     private readonly out: NodeJS.WriteStream,
     private readonly tty = Boolean(out.isTTY),
     /** Print `latency` events (ferry run --latency); the run's latency summary is printed regardless. */
-    private readonly latencyLines = latencyLinesByDefault,
+    private readonly latencyLines = false,
   ) {}
 
   handle(event: EngineEvent): void {

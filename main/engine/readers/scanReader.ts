@@ -6,6 +6,7 @@ import { payloadType, type KeyType } from '../keys/keyTypes.js';
 import type { RedisConnection } from '../resp/connection.js';
 import { CONNECTION_LOST, ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
 import { isBig, measureKey } from '../bigkeys/bigKeyProbe.js';
+import type { Pace } from '../pacing/pace.js';
 import { CursorTracker, type Page } from './cursorTracker.js';
 
 /** One key as read from a source: its DUMP payload and its absolute expiry on the local clock. */
@@ -55,6 +56,8 @@ export interface ScanReaderOptions {
   budget: { keys: number; bytes: number };
   counts: KeyCounts;
   sizeCheck: SizeCheck;
+  /** Pacing: the latency guard's factor scales the keys in flight and spaces pages; the token bucket caps keys/s and bytes/s. */
+  pace?: Pace;
   /** Hands an entry on; the consumer calls `entry.reader.finish(entry, settled)` once it is dealt with. */
   onEntry(entry: SourceEntry): void;
   /** Hands a big key on, the same way. */
@@ -75,6 +78,10 @@ function onPttl(reply: Reply, read: KeyRead): void {
 }
 
 const MIN_COUNT = 10;
+/** The fewest keys in flight however hard the latency guard brakes. */
+const MIN_DEPTH = 64;
+/** The longest pause between pages that pacing inserts. */
+const MAX_PAUSE_MS = 1000;
 const MAX_COUNT = 20_000;
 /** Pages of about this many keys keep the pipelines full without making any one SCAN expensive. */
 const PAGE_KEYS = 2000;
@@ -98,6 +105,10 @@ export class ScanReader {
   private stopped = false;
   private conn!: RedisConnection;
   private settle!: { resolve: () => void; reject: (err: Error) => void };
+  /** No SCAN before this time (ms, performance clock): pacing. */
+  private resumeAt = 0;
+  private resumeTimer: NodeJS.Timeout | null = null;
+  private lastPageAt = 0;
 
   constructor(private readonly opts: ScanReaderOptions) {
     this.tracker = new CursorTracker(opts.startCursor);
@@ -120,6 +131,8 @@ export class ScanReader {
   /** Stops sending SCANs; what is in flight still finishes. */
   stop(): void {
     this.stopped = true;
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
     this.checkDone();
   }
 
@@ -133,8 +146,19 @@ export class ScanReader {
   }
 
   private pump(): void {
-    if (this.stopped || this.scanPending || this.nextCursor === null) return;
-    if (this.inFlightKeys >= this.opts.budget.keys || this.inFlightBytes >= this.opts.budget.bytes) return;
+    if (this.stopped || this.scanPending || this.nextCursor === null || this.resumeTimer) return;
+    const factor = this.opts.pace?.guard.factor ?? 1;
+    // A slow target gets fewer keys in flight; never fewer than a small pipeline's worth.
+    const depth = Math.max(MIN_DEPTH, Math.floor(this.opts.budget.keys * factor));
+    if (this.inFlightKeys >= depth || this.inFlightBytes >= this.opts.budget.bytes) return;
+    const wait = this.resumeAt - performance.now();
+    if (wait > 0) {
+      this.resumeTimer = setTimeout(() => {
+        this.resumeTimer = null;
+        this.pump();
+      }, wait);
+      return;
+    }
     const cursor = this.nextCursor;
     const args: Array<string | number> = ['SCAN', cursor];
     if (this.opts.filter.scanMatch !== undefined) args.push('MATCH', this.opts.filter.scanMatch);
@@ -158,6 +182,7 @@ export class ScanReader {
     const selected = keys.filter((key) => this.opts.filter.matchesKey(key));
     this.opts.counts.scanned += selected.length;
     this.inFlightKeys += selected.length;
+    this.pace(selected.length);
     this.pump();
     for (const key of selected) this.readKey(key, page);
     page.seal();
@@ -245,8 +270,25 @@ export class ScanReader {
       return this.abandon(page, true);
     }
     this.inFlightBytes += payload.length;
+    const bytesWait = this.opts.pace?.bucket.take(0, payload.length) ?? 0;
+    if (bytesWait > 0) this.resumeAt = Math.max(this.resumeAt, performance.now() + bytesWait);
     this.opts.onEntry({ db: this.opts.db, key, payload, type, expireAt: typeof pttl === 'number' && pttl >= 0 ? readAt + pttl : 0, page, reader: this });
   };
+
+  /**
+   * Spaces the pages: the token bucket's wait for this page's keys, and, while the latency guard
+   * holds its factor below 1, a pause that leaves the servers (1 - factor) of the time to themselves.
+   */
+  private pace(keys: number): void {
+    const pace = this.opts.pace;
+    const now = performance.now();
+    const pageMs = this.lastPageAt ? Math.min(now - this.lastPageAt, MAX_PAUSE_MS) : 0;
+    this.lastPageAt = now;
+    if (!pace) return;
+    const factor = pace.guard.factor;
+    const pause = factor < 1 ? Math.min(MAX_PAUSE_MS, pageMs * (1 / factor - 1)) : 0;
+    this.resumeAt = Math.max(this.resumeAt, now + Math.max(pause, pace.bucket.take(keys, 0)));
+  }
 
   /** A key that will not reach the writer (vanished, filtered, unreadable): frees its budget. */
   private abandon(page: Page, settled: boolean): void {

@@ -100,6 +100,7 @@ export class SourceCopy {
       onKeyError: (entry, message) => this.hooks.onKeyError(entry.db, entry.key, message),
       onDone: (entry, settled) => entry.reader.finish(entry, settled),
       onFatal: this.hooks.onFatal,
+      pace: this.pace?.guard,
     });
     const sizeCheck: SizeCheck = { memoryUsage: await memoryUsageAllowed(this.source), bigKey: this.job.options.bigKey };
     // A cluster source's masters are scanned in parallel (each has its own connection);
@@ -116,6 +117,7 @@ export class SourceCopy {
         budget: SHARD_BUDGET,
         counts: this.counts,
         sizeCheck,
+        pace: this.pace,
         onEntry: (entry) => writer.write(entry),
         onBigKey: (entry) => {
           this.hooks.onBigKey(entry);
