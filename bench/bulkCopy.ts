@@ -49,10 +49,13 @@ async function baseline(sourcePort: number, targetPort: number): Promise<number>
   return moved / seconds;
 }
 
-/** Runs `ferry run` as its own process; returns keys/s (its own copy time) and peak RSS from /proc. */
+/**
+ * Runs `ferry run` as its own process; returns keys/s (its own copy time) and peak RSS from /proc.
+ * The latency budget is set out of reach: this measures raw speed, and the baseline has no guard.
+ */
 async function ferry(sourcePort: number, targetPort: number): Promise<{ keysPerSec: number; wallKeysPerSec: number; peakRssMb: number; cpuSeconds: number }> {
   const jobPath = path.join(work, 'bench.yaml');
-  fs.writeFileSync(jobPath, `name: bench\nsources:\n  - { name: src, url: "redis://127.0.0.1:${sourcePort}" }\ntarget: { url: "redis://127.0.0.1:${targetPort}" }\noptions: { onConflict: replace }\n`);
+  fs.writeFileSync(jobPath, `name: bench\nsources:\n  - { name: src, url: "redis://127.0.0.1:${sourcePort}" }\ntarget: { url: "redis://127.0.0.1:${targetPort}" }\noptions: { onConflict: replace, latencyBudgetMs: 1000 }\n`);
   const started = performance.now();
   const child = spawn(process.execPath, [path.join(repo, 'main/cli/bin.js'), 'run', jobPath, '--json', '--state-dir', path.join(work, 'state')], { stdio: ['ignore', 'pipe', 'inherit'] });
   let peakKb = 0;

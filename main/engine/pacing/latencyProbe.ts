@@ -720,10 +720,19 @@ export class LatencyProbes {
     }));
   }
 
+  /** Per node, the lowest per-second median round trip seen: the network's share of every PING. */
+  private readonly roundTripFloor = new Map<string, number>();
+
   private record(endpoint: string, node: string, second: LatencySecond): void {
     if (this.stopped) return;
     const guard = this.opts.guard;
-    const paceFactor = guard ? guard.observe(watchKey(endpoint, node), second.p99Ms, second.at) : 1;
+    // The budget is for latency Ferry adds: a remote target's network round trip is not its doing.
+    // Its floor is the lowest per-second median seen on that node.
+    const key = watchKey(endpoint, node);
+    const floor = Math.min(this.roundTripFloor.get(key) ?? Infinity, second.p50Ms);
+    this.roundTripFloor.set(key, floor);
+    const addedMs = Math.max(0, second.p99Ms - floor);
+    const paceFactor = guard ? guard.observe(key, addedMs, second.at) : 1;
     const event: LatencyEvent = { type: 'latency', endpoint, node, ...second, paceFactor, at: second.at };
     this.history.get(endpoint)?.get(node)?.push(event);
     const t = this.totals.get(endpoint);
@@ -734,7 +743,7 @@ export class LatencyProbes {
       t.maxMs = Math.max(t.maxMs, second.maxMs);
       t.worstP99Ms = Math.max(t.worstP99Ms, second.p99Ms);
       const wallSecond = Math.floor(second.at / 1000);
-      if (second.p99Ms > this.opts.budgetMs && wallSecond !== t.lastOverSecond) {
+      if (addedMs > this.opts.budgetMs && wallSecond !== t.lastOverSecond) {
         t.secondsOverBudget++;
         t.lastOverSecond = wallSecond;
       }

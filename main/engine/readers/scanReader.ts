@@ -82,6 +82,11 @@ const MIN_COUNT = 10;
 const MIN_DEPTH = 64;
 /** The longest pause between pages that pacing inserts. */
 const MAX_PAUSE_MS = 1000;
+/**
+ * Pages are never spaced more than 8× apart, however low the guard's factor: latency that Ferry
+ * does not cause (other clients, a noisy VM) would otherwise bring the move to a crawl.
+ */
+const MIN_PAGE_PACE = 1 / 8;
 const MAX_COUNT = 20_000;
 /** Pages of about this many keys keep the pipelines full without making any one SCAN expensive. */
 const PAGE_KEYS = 2000;
@@ -285,7 +290,7 @@ export class ScanReader {
     const pageMs = this.lastPageAt ? Math.min(now - this.lastPageAt, MAX_PAUSE_MS) : 0;
     this.lastPageAt = now;
     if (!pace) return;
-    const factor = pace.guard.factor;
+    const factor = Math.max(pace.guard.factor, MIN_PAGE_PACE);
     const pause = factor < 1 ? Math.min(MAX_PAUSE_MS, pageMs * (1 / factor - 1)) : 0;
     this.resumeAt = Math.max(this.resumeAt, now + Math.max(pause, pace.bucket.take(keys, 0)));
   }
