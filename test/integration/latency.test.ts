@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { LatencyProbe, LatencyProbes, probeThreadRunning, type LatencySecond } f
 import { RedisConnection } from '../../main/engine/resp/connection.js';
 import { jobFromYaml, migrate } from '../support/engineRun.js';
 import { freePort, startCluster, startRedis, type RedisCluster, type RedisServer } from '../support/redisServers.js';
+import { makeCertificates } from '../support/certificates.js';
 
 type LatencyEvent = EngineEventOf<'latency'>;
 
@@ -216,16 +217,11 @@ describe('latency probes through TLS and AUTH', () => {
   let tlsPort: number;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-probe-tls-'));
-    const f = (name: string) => path.join(dir, name);
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=ferry-test-ca', '-keyout', f('ca.key'), '-out', f('ca.crt'));
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr'));
-    fs.writeFileSync(f('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-    openssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('server.crt'));
+    const certs = makeCertificates(dir);
     tlsPort = await freePort();
     server = await startRedis({
       password: 'probe-pw',
-      args: ['--tls-port', String(tlsPort), '--tls-cert-file', f('server.crt'), '--tls-key-file', f('server.key'), '--tls-ca-cert-file', f('ca.crt'), '--tls-auth-clients', 'no'],
+      args: ['--tls-port', String(tlsPort), '--tls-cert-file', certs.cert, '--tls-key-file', certs.key, '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', 'no'],
     });
     // An ACL user without @admin: no CONFIG, no LATENCY; the probe still measures.
     await server.cli('ACL', 'SETUSER', 'mover', 'on', '>s3cret-Pw', '~*', '+@all', '-@admin');
