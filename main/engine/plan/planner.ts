@@ -66,7 +66,9 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
         const prefixes = new PrefixTree();
         for (const db of [...new Set(shards.map((s) => s.db))]) {
           const targetDb = targetDbOf(db);
-          let targetForDb: Endpoint | null = target;
+          // Keys already on the target are looked for only where the target db holds any.
+          const targetKeys = targetProbe.facts.keyspace.find((k) => k.db === targetDb)?.keys ?? 0;
+          let targetForDb: Endpoint | null = targetKeys > 0 ? target : null;
           if (target) {
             try {
               await target.useDbs([targetDb]);
