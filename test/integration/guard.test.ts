@@ -51,9 +51,10 @@ describe('the latency guard', () => {
     expect(braked).not.toBeNull();
     // The bursts alone take 20 % of the target's time; the guard takes far more than that off.
     expect(braked!).toBeLessThan(before! * 0.5);
-    // After the bursts the factor climbs back.
-    const last = latency[latency.length - 1];
-    expect(last.at).toBeGreaterThan(start + 6000);
-    expect(Math.max(...latency.filter((l) => l.at > start + 7000).map((l) => l.paceFactor), 0)).toBeGreaterThan(low[0].paceFactor);
+    // After the bursts the factor climbs back from its lowest point.
+    const lowest = Math.min(...latency.map((l) => l.paceFactor));
+    const after = latency.filter((l) => l.at > start + 6500);
+    expect(after.length, 'the run ended with the bursts').toBeGreaterThan(0);
+    expect(Math.max(...after.map((l) => l.paceFactor))).toBeGreaterThan(lowest);
   }, 120_000);
 });

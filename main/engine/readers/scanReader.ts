@@ -78,8 +78,8 @@ function onPttl(reply: Reply, read: KeyRead): void {
 }
 
 const MIN_COUNT = 10;
-/** The fewest keys in flight however hard the latency guard brakes. */
-const MIN_DEPTH = 64;
+/** The fewest keys in flight however hard the latency guard brakes (half a page: pages keep flowing). */
+const MIN_DEPTH = 1000;
 /** The longest pause between pages that pacing inserts. */
 const MAX_PAUSE_MS = 1000;
 /**
@@ -114,6 +114,7 @@ export class ScanReader {
   private resumeAt = 0;
   private resumeTimer: NodeJS.Timeout | null = null;
   private lastPageAt = 0;
+  private lastPauseMs = 0;
 
   constructor(private readonly opts: ScanReaderOptions) {
     this.tracker = new CursorTracker(opts.startCursor);
@@ -287,12 +288,16 @@ export class ScanReader {
   private pace(keys: number): void {
     const pace = this.opts.pace;
     const now = performance.now();
-    const pageMs = this.lastPageAt ? Math.min(now - this.lastPageAt, MAX_PAUSE_MS) : 0;
+    // The time the last page kept the servers busy: its interval less the pause put before it
+    // (counting the pause would make each pause longer than the last).
+    const pageMs = this.lastPageAt ? Math.max(0, Math.min(now - this.lastPageAt - this.lastPauseMs, MAX_PAUSE_MS)) : 0;
     this.lastPageAt = now;
     if (!pace) return;
     const factor = Math.max(pace.guard.factor, MIN_PAGE_PACE);
     const pause = factor < 1 ? Math.min(MAX_PAUSE_MS, pageMs * (1 / factor - 1)) : 0;
-    this.resumeAt = Math.max(this.resumeAt, now + Math.max(pause, pace.bucket.take(keys, 0)));
+    const wait = Math.max(pause, pace.bucket.take(keys, 0));
+    this.lastPauseMs = Math.max(0, this.resumeAt - now, wait);
+    this.resumeAt = Math.max(this.resumeAt, now + wait);
   }
 
   /** A key that will not reach the writer (vanished, filtered, unreadable): frees its budget. */
