@@ -83,8 +83,8 @@ const MIN_DEPTH = 1000;
 /** The longest pause between pages that pacing inserts. */
 const MAX_PAUSE_MS = 1000;
 /**
- * Pages are never spaced more than 8× apart, however low the guard's factor: latency that Ferry
- * does not cause (other clients, a noisy VM) would otherwise bring the move to a crawl.
+ * Pacing never slows the reader below an eighth of its full speed, however low the guard's factor:
+ * latency that Ferry does not cause (other clients, a noisy VM) would otherwise bring it to a crawl.
  */
 const MIN_PAGE_PACE = 1 / 8;
 const MAX_COUNT = 20_000;
@@ -113,8 +113,9 @@ export class ScanReader {
   /** No SCAN before this time (ms, performance clock): pacing. */
   private resumeAt = 0;
   private resumeTimer: NodeJS.Timeout | null = null;
-  private lastPageAt = 0;
-  private lastPauseMs = 0;
+  /** Keys/s this reader makes when the guard does not brake, and the window it is measured over. */
+  private fullRate = 0;
+  private window = { from: performance.now(), keys: 0 };
 
   constructor(private readonly opts: ScanReaderOptions) {
     this.tracker = new CursorTracker(opts.startCursor);
@@ -283,21 +284,35 @@ export class ScanReader {
 
   /**
    * Spaces the pages: the token bucket's wait for this page's keys, and, while the latency guard
-   * holds its factor below 1, a pause that leaves the servers (1 - factor) of the time to themselves.
+   * holds its factor below 1, a pace of (factor × the keys/s this reader made at full speed), so
+   * the servers get (1 - factor) of the time to themselves.
    */
   private pace(keys: number): void {
     const pace = this.opts.pace;
-    const now = performance.now();
-    // The time the last page kept the servers busy: its interval less the pause put before it
-    // (counting the pause would make each pause longer than the last).
-    const pageMs = this.lastPageAt ? Math.max(0, Math.min(now - this.lastPageAt - this.lastPauseMs, MAX_PAUSE_MS)) : 0;
-    this.lastPageAt = now;
     if (!pace) return;
-    const factor = Math.max(pace.guard.factor, MIN_PAGE_PACE);
-    const pause = factor < 1 ? Math.min(MAX_PAUSE_MS, pageMs * (1 / factor - 1)) : 0;
-    const wait = Math.max(pause, pace.bucket.take(keys, 0));
-    this.lastPauseMs = Math.max(0, this.resumeAt - now, wait);
+    const now = performance.now();
+    const factor = pace.guard.factor;
+    this.sample(keys, now, factor);
+    let wait = pace.bucket.take(keys, 0);
+    if (factor < 1 && this.fullRate > 0) {
+      const rate = this.fullRate * Math.max(factor, MIN_PAGE_PACE);
+      wait = Math.max(wait, Math.min(MAX_PAUSE_MS, (keys / rate) * 1000));
+    }
     this.resumeAt = Math.max(this.resumeAt, now + wait);
+  }
+
+  /** Keeps `fullRate`: keys/s over windows of at least 200 ms in which the guard did not brake. */
+  private sample(keys: number, now: number, factor: number): void {
+    if (factor < 1) {
+      this.window = { from: now, keys: 0 };
+      return;
+    }
+    this.window.keys += keys;
+    const ms = now - this.window.from;
+    if (ms < 200) return;
+    const rate = (this.window.keys / ms) * 1000;
+    this.fullRate = this.fullRate > 0 ? this.fullRate * 0.7 + rate * 0.3 : rate;
+    this.window = { from: now, keys: 0 };
   }
 
   /** A key that will not reach the writer (vanished, filtered, unreadable): frees its budget. */
