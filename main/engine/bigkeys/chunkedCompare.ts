@@ -156,7 +156,7 @@ class BigKeyComparer {
     const found = await this.scanAgainst('HSCAN', 'source', async (flat) => {
       const fields = flat.filter((_, i) => i % 2 === 0);
       const values = replyArray(await this.tgt(['HMGET', this.key, ...fields]));
-      return fields.map((f, i) => (values[i] === null ? 'missing' : asBuffer(values[i]).equals(flat[2 * i + 1]) ? 'same' : asBuffer(values[i])));
+      return fields.map((_, i) => (values[i] === null ? 'missing' : asBuffer(values[i]).equals(flat[2 * i + 1]) ? 'same' : asBuffer(values[i])));
     }, 2);
     if (found) {
       const { item, verdict } = found;

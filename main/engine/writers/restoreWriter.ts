@@ -182,7 +182,7 @@ export class RestoreWriter {
    * a conflict. Another value: the conflict policy decides.
    */
   private async resolveExisting(entry: SourceEntry, targetDb: number): Promise<boolean> {
-    const { source, target, counts } = this.opts;
+    const { source, target } = this.opts;
     try {
       const targetPayload = (await target.call(targetDb, entry.key, 'DUMP', entry.key)) as Buffer | null;
       let same = targetPayload !== null && targetPayload.equals(entry.payload);
