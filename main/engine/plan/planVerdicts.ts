@@ -63,8 +63,8 @@ export function planVerdicts(job: Job, plan: Omit<PlanDocument, 'verdicts'>, typ
       'warn',
       'big-keys',
       `${formatCount(plan.bigKeys.length)} big key(s) (at or above ${formatBytes(job.options.bigKey.bytes)} or ${formatCount(job.options.bigKey.elements)} elements); ` +
-        `the largest, ${worst.key} (${formatBytes(worst.bytes)}), would stall the target ~${Math.round(worst.restoreStallMs)} ms in one RESTORE; ` +
-        `${formatCount(overBudget)} exceed the latency budget of ${job.options.latencyBudgetMs} ms`,
+        `one plain RESTORE of the worst, ${worst.key} (${formatBytes(worst.bytes)}), would stall the target ~${Math.round(worst.restoreStallMs)} ms, ` +
+        `and ${formatCount(overBudget)} would exceed the latency budget of ${job.options.latencyBudgetMs} ms that way; Ferry copies them in windows instead`,
     );
   }
 

@@ -105,7 +105,7 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
                     type,
                     bytes,
                     elements,
-                    strategy: 'one RESTORE (chunked transfer of big keys is not available yet)',
+                    strategy: 'in windows into a same-slot temp key, then one RENAME (never one DUMP/RESTORE)',
                     restoreStallMs: restoreStallMs(type, bytes, elements),
                   }),
                 onTargetCollision: (key, identical) => addTargetCollision(targetGroups, job, name, targetDb, key, identical),
