@@ -50,8 +50,6 @@ const FIRST_ELEMENTS = 256;
 const FIRST_WINDOW_BYTES = 256 << 10;
 /** A window holds at most this many elements, and about this many bytes. */
 const MAX_ELEMENTS = 65_536;
-/** Windows being written at once (see pump). */
-const WRITES_IN_FLIGHT = 2;
 const MAX_WINDOW_BYTES = 8 << 20;
 /** Times a string is started again when it changes length while it is copied. */
 const STRING_ATTEMPTS = 3;
@@ -124,8 +122,6 @@ class BigKeyCopy {
   private ttlSet = false;
   private renewedAt = 0;
   private done = 0;
-  /** When the last window's write finished (performance clock). */
-  private lastWriteDoneAt = 0;
   private total = 0;
 
   constructor(private readonly o: CopyBigKeyOptions) {
@@ -385,23 +381,14 @@ class BigKeyCopy {
       return window;
     };
     let pending: Promise<Window<T>> | null = timedRead();
-    // Two windows' writes may be in flight: the target then never waits for Ferry between windows,
-    // and at most two windows (about 2 ms of server time) run back to back.
-    const writes: Array<Promise<void>> = [];
     try {
       while (pending) {
         const window: Window<T> = await pending;
         pending = window.done ? null : timedRead();
-        if (window.count > 0) {
-          if (writes.length >= WRITES_IN_FLIGHT) await writes.shift();
-          const written = this.runSteps(write(window.items), window.count);
-          written.catch(() => undefined);
-          writes.push(written);
-        }
+        if (window.count > 0) await this.runSteps(write(window.items), window.count);
         this.progress(window.count);
         this.o.signal?.throwIfAborted();
       }
-      for (const written of writes) await written;
     } finally {
       // A read still in flight when a write failed or the copy was aborted: its outcome no longer matters.
       pending?.catch(() => undefined);
@@ -434,14 +421,8 @@ class BigKeyCopy {
         }),
       );
     }
-    const sentAt = performance.now();
-    await Promise.all(sends);
-    const doneAt = performance.now();
-    // With two windows in flight this one may have queued behind the previous: its cost on the
-    // server runs from when the previous one finished (and then includes no idle round trip).
-    const busyFrom = Math.max(sentAt, this.lastWriteDoneAt);
-    this.lastWriteDoneAt = doneAt;
-    this.writeSizer.observe(used, doneAt - busyFrom, busyFrom === sentAt ? this.targetTrip.ms : 0);
+    const [, ms] = await timed(() => Promise.all(sends));
+    this.writeSizer.observe(used, ms, this.targetTrip.ms);
   }
 
   // ---- appearing ----
