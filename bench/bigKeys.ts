@@ -93,6 +93,19 @@ async function ferryRun(sourceUrl: string, targetUrl: string, key: string): Prom
 
 const fmt = (s: Stall) => `${s.maxMs.toFixed(1).padStart(7)} ${s.p99Ms.toFixed(1).padStart(6)}`;
 
+/**
+ * What the server itself was blocked by (its latency monitor, threshold 1 ms) since the last call:
+ * the worst event, in ms. The probe's figures also hold the probe's own scheduling on two shared
+ * cores; ENVIRONMENT.md says to judge stalls by the server's view and report both.
+ */
+async function serverStall(conn: RedisConnection): Promise<number> {
+  const latest = (await conn.call('LATENCY', 'LATEST')) as unknown[];
+  await conn.call('LATENCY', 'RESET');
+  let worst = 0;
+  for (const event of latest) worst = Math.max(worst, Number((event as unknown[])[2]));
+  return worst;
+}
+
 async function main(): Promise<void> {
   const [source, target] = await Promise.all([startRedisProcess({ dir: path.join(work, 'source') }), startRedisProcess({ dir: path.join(work, 'target') })]);
   const probes: ChildProcess[] = [];
@@ -101,32 +114,43 @@ async function main(): Promise<void> {
     const tgt = await RedisConnection.connect({ host: '127.0.0.1', port: target.port, label: 'target' });
     process.stdout.write(`Filling the source (scale ${SCALE})...\n`);
     const keys = await fill(src);
+    for (const c of [src, tgt]) await c.call('CONFIG', 'SET', 'latency-monitor-threshold', '1');
     probes.push(startProbe(source.port), startProbe(target.port));
     await new Promise((r) => setTimeout(r, 500));
     await Promise.all(probes.map(probeStats)); // start the window
     await new Promise((r) => setTimeout(r, 2000));
     const idle = await Promise.all(probes.map(probeStats));
     process.stdout.write(`idle probe (2 s): source max ${idle[0].maxMs.toFixed(1)} ms p99 ${idle[0].p99Ms.toFixed(1)}, target max ${idle[1].maxMs.toFixed(1)} ms p99 ${idle[1].p99Ms.toFixed(1)}\n\n`);
-    process.stdout.write('key                              | DUMP+RESTORE: src max/p99   tgt max/p99    wall | Ferry: src max/p99   tgt max/p99    wall | wall ratio\n');
+    process.stdout.write('probe max/p99 ms (server-side worst stall ms)\n');
+    process.stdout.write('key                              | DUMP+RESTORE: src                tgt                 wall | Ferry: src                tgt                 wall | wall ratio\n');
     let allUnder = true;
+    let serverUnder = true;
     let allWall = true;
     for (const { key, what } of keys) {
       await tgt.call('FLUSHALL');
-      await Promise.all(probes.map(probeStats));
+      await new Promise((r) => setTimeout(r, 300));
+      await Promise.all([...probes.map(probeStats), serverStall(src), serverStall(tgt)]);
       const plainMs = await dumpRestore(src, tgt, key);
       const [ps, pt] = await Promise.all(probes.map(probeStats));
+      const [pss, pts] = [await serverStall(src), await serverStall(tgt)];
       await tgt.call('FLUSHALL');
       await new Promise((r) => setTimeout(r, 300));
-      await Promise.all(probes.map(probeStats));
+      await Promise.all([...probes.map(probeStats), serverStall(src), serverStall(tgt)]);
       const ferryMs = await ferryRun(source.url, target.url, key);
       const [fs_, ft] = await Promise.all(probes.map(probeStats));
+      const [fss, fts] = [await serverStall(src), await serverStall(tgt)];
       allUnder &&= fs_.maxMs <= 10 && ft.maxMs <= 10;
+      serverUnder &&= fss <= 10 && fts <= 10;
       allWall &&= ferryMs <= 2 * plainMs;
+      const side = (probe: Stall, server: number) => `${fmt(probe)} (${String(server).padStart(4)})`;
       process.stdout.write(
-        `${what.padEnd(33)}|        ${fmt(ps)}   ${fmt(pt)} ${(plainMs / 1000).toFixed(1).padStart(6)}s |  ${fmt(fs_)}   ${fmt(ft)} ${(ferryMs / 1000).toFixed(1).padStart(6)}s | ${(ferryMs / plainMs).toFixed(2)}\n`,
+        `${what.padEnd(33)}|  ${side(ps, pss)}  ${side(pt, pts)} ${(plainMs / 1000).toFixed(1).padStart(6)}s |  ${side(fs_, fss)}  ${side(ft, fts)} ${(ferryMs / 1000).toFixed(1).padStart(6)}s | ${(ferryMs / plainMs).toFixed(2)}\n`,
       );
     }
-    process.stdout.write(`\nmax stall <= 10 ms on both sides for every key: ${allUnder ? 'met' : 'NOT met'}; Ferry wall <= 2x DUMP+RESTORE: ${allWall ? 'met' : 'NOT met'}\n`);
+    process.stdout.write(
+      `\nmax stall <= 10 ms on both sides for every key: by the probes ${allUnder ? 'met' : 'NOT met'}, by the servers' own view ${serverUnder ? 'met' : 'NOT met'}; ` +
+        `Ferry wall <= 2x DUMP+RESTORE: ${allWall ? 'met' : 'NOT met'}\n`,
+    );
     src.close();
     tgt.close();
   } finally {
