@@ -16,6 +16,11 @@ export class KeyFilter {
     this.scanMatch = opts.include.length === 1 ? opts.include[0] : undefined;
   }
 
+  /** A SCAN command for one page, with the include pattern when SCAN can apply it itself. */
+  scanArgs(cursor: string, count: number): Array<string | number> {
+    return this.scanMatch === undefined ? ['SCAN', cursor, 'COUNT', count] : ['SCAN', cursor, 'MATCH', this.scanMatch, 'COUNT', count];
+  }
+
   get selectsAllKeys(): boolean {
     return this.include.length === 0 && this.exclude.length === 0;
   }

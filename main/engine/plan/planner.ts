@@ -8,6 +8,7 @@ import type { LoadedJob } from '../job/loadJob.js';
 import { SLOTS } from '../keys/hashSlot.js';
 import { keyText } from '../run/describeKey.js';
 import { targetDbMapping } from '../run/dbMapping.js';
+import { parseRedisUrl } from '../endpoints/redisUrl.js';
 import { runLimited } from '../run/migration.js';
 import { unsupportedProblems } from '../run/openEndpoints.js';
 import { listShards } from '../run/sourceCopy.js';
@@ -48,7 +49,8 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
   const writers: Array<{ source: string; endpoint: Endpoint; db: number; targetDb: number; hashes: KeyHashes }> = [];
   const slotBytes = target?.isCluster ? new Float64Array(SLOTS) : null;
   const types = new Map<string, Set<string>>();
-  const targetDbOf = target ? targetDbMapping(job, target) : (db: number) => job.options.dbs[String(db)] ?? db;
+  // From the URL itself, so the plan maps dbs as the run will even when the target is unreachable.
+  const targetDbOf = targetDbMapping(job, targetAddress(job.target.url));
 
   try {
     await runLimited(
@@ -258,4 +260,13 @@ const LEVEL_ORDER = { blocker: 0, warn: 1, ok: 2 } as const;
 
 function sortVerdicts(verdicts: Verdict[]): Verdict[] {
   return verdicts.map((v, i) => [v, i] as const).sort((a, b) => LEVEL_ORDER[a[0].level] - LEVEL_ORDER[b[0].level] || a[1] - b[1]).map(([v]) => v);
+}
+
+/** The db part of the target URL; a URL the schema accepted but that cannot be parsed names none. */
+function targetAddress(url: string): { db: number; dbInPath: boolean } {
+  try {
+    return parseRedisUrl(url);
+  } catch {
+    return { db: 0, dbInPath: false };
+  }
 }

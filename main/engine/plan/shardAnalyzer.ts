@@ -91,9 +91,7 @@ export class ShardAnalyzer {
       this.nextCursor = null;
       return this.checkDone();
     }
-    const args: Array<string | number> = ['SCAN', this.nextCursor];
-    if (this.opts.filter.scanMatch !== undefined) args.push('MATCH', this.opts.filter.scanMatch);
-    args.push('COUNT', 1000);
+    const args = this.opts.filter.scanArgs(this.nextCursor, 1000);
     this.scanPending = true;
     this.conn.send(args, this.onPage);
   }

@@ -69,10 +69,7 @@ async function candidateKeys(writer: Writer, candidates: BigUint64Array, filter:
     const conn = shard.node ? await endpoint.nodeConnection(shard.node.host, shard.node.port) : endpoint.dbConnection(db);
     let cursor = '0';
     do {
-      const args: Array<string | number> = ['SCAN', cursor];
-      if (filter.scanMatch !== undefined) args.push('MATCH', filter.scanMatch);
-      args.push('COUNT', 1000);
-      const [next, keys] = replyArray(await conn.call(...args));
+      const [next, keys] = replyArray(await conn.call(...filter.scanArgs(cursor, 1000)));
       cursor = replyText(next);
       const hits = (replyArray(keys) as Buffer[]).filter((k) => filter.matchesKey(k) && hasHash(candidates, keyHash(targetDb, k)));
       const types = await Promise.all(hits.map((k) => endpoint.call(db, k, 'TYPE', k)));

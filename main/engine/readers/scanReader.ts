@@ -167,9 +167,7 @@ export class ScanReader {
       return;
     }
     const cursor = this.nextCursor;
-    const args: Array<string | number> = ['SCAN', cursor];
-    if (this.opts.filter.scanMatch !== undefined) args.push('MATCH', this.opts.filter.scanMatch);
-    args.push('COUNT', this.count);
+    const args = this.opts.filter.scanArgs(cursor, this.count);
     this.scanPending = true;
     const sentAt = performance.now();
     const wasIdle = this.conn.inFlight === 0;

@@ -75,7 +75,7 @@ export class SourceCopy {
     readonly pace?: Pace,
   ) {
     this.counts = counts ?? emptyCounts();
-    this.targetDbOf = targetDbMapping(job, target);
+    this.targetDbOf = targetDbMapping(job, target.address);
   }
 
   readonly targetDbOf: (sourceDb: number) => number;

@@ -73,7 +73,7 @@ export async function verifyJob(loaded: LoadedJob, opts: VerifyOptions, bus: Eve
   const result: VerifyResult = { compared: 0, equal: 0, differences: { missing: 0, type: 0, value: 0, ttl: 0 }, keptByPolicy: 0, vanished: 0, firstDifferences: [] };
   const kept = job.options.onConflict === 'skip' ? ConflictJournal.read(path.join(opts.stateDir, SKIP_JOURNAL_FILE)) : new Set<string>();
   const filter = new KeyFilter(job.options);
-  const targetDbOf = targetDbMapping(job, target);
+  const targetDbOf = targetDbMapping(job, target.address);
   try {
     const plans = await Promise.all(
       [...sources].map(async ([name, source]) => {
@@ -203,10 +203,7 @@ async function verifyShard(
 ): Promise<void> {
   const conn: RedisConnection = shard.node ? await source.nodeConnection(shard.node.host, shard.node.port) : source.dbConnection(shard.db);
   const scan = async (cursor: string) => {
-    const args: Array<string | number> = ['SCAN', cursor];
-    if (filter.scanMatch !== undefined) args.push('MATCH', filter.scanMatch);
-    args.push('COUNT', 500);
-    const [next, keys] = replyArray(await conn.call(...args));
+    const [next, keys] = replyArray(await conn.call(...filter.scanArgs(cursor, 500)));
     return { cursor: replyText(next), keys: (replyArray(keys) as Buffer[]).filter((k) => filter.matchesKey(k)) };
   };
   let page = scan('0');
