@@ -5,7 +5,7 @@ import { z } from 'zod';
  * bridge are all subscribers; the UI draws exactly these. Keys travel as hex (they are bytes).
  */
 
-export const ShardStage = z.enum(['queued', 'connecting', 'copying', 'done', 'failed', 'stopped']);
+export const ShardStage = z.enum(['queued', 'connecting', 'staging', 'copying', 'reconnecting', 'done', 'failed', 'stopped']);
 export type ShardStage = z.infer<typeof ShardStage>;
 
 /** Counts of what happened to keys, per source (and summed for the run). */
@@ -87,6 +87,31 @@ export const WarningEvent = z.object({
   type: z.literal('warning'),
   source: z.string().optional(),
   message: z.string(),
+  at: z.number(),
+});
+
+/** An SSH tunnel changed state (main/engine/tunnels). `message` says why it went down. */
+export const TunnelEvent = z.object({
+  type: z.literal('tunnel'),
+  tunnel: z.string(),
+  state: z.enum(['connecting', 'up', 'down', 'closed']),
+  /** Reconnect attempts since it went down (0 while up). */
+  attempt: z.number(),
+  message: z.string().optional(),
+  at: z.number(),
+});
+
+/** A staging replica's progress (main/engine/staging): one per source, or per master of a cluster source. */
+export const StagingEvent = z.object({
+  type: z.literal('staging'),
+  source: z.string(),
+  /** The source node it replicates, `host:port` as the job names it. */
+  node: z.string(),
+  state: z.enum(['starting', 'syncing', 'loading', 'synced', 'detached', 'stopped', 'failed']),
+  /** Bytes of the master's RDB received so far, and in all (null while unknown). */
+  receivedBytes: z.number(),
+  totalBytes: z.number().nullable(),
+  message: z.string().optional(),
   at: z.number(),
 });
 
@@ -188,6 +213,8 @@ export const EngineEvent = z.discriminatedUnion('type', [
   WarningEvent,
   RunFinishedEvent,
   LatencyEvent,
+  TunnelEvent,
+  StagingEvent,
   VerifyProgressEvent,
   VerifyDifferenceEvent,
   VerifyFinishedEvent,

@@ -218,6 +218,10 @@ export const OptionsSchema = z.strictObject({
   /** Losses the engineer accepts where the target cannot hold a value exactly (the plan's version verdicts). */
   acceptLoss: z.array(z.enum(['hash-field-ttls'])).default([]),
   parallel: parallelSchema,
+  /** The redis-server binary for staging replicas; found on PATH when absent. */
+  redisServer: z.string().min(1).optional(),
+  /** Keep staging replicas' servers and files after a successful run (for inspection). */
+  keepStaging: z.boolean().default(false),
 });
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
