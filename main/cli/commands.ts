@@ -9,6 +9,7 @@ import { renderPlanHtml } from '../engine/plan/planHtml.js';
 import { hasBlocker } from '../../shared/plan.js';
 import { writeFileAtomic } from '../engine/run/stateDir.js';
 import { formatPlanSummary } from './planSummary.js';
+import type { TunnelChoices } from '../engine/tunnels/tunnelSet.js';
 import { ProgressView } from './progressView.js';
 import { formatRunSummary, formatVerifySummary } from './summary.js';
 
@@ -47,6 +48,7 @@ export interface RunCommandOptions {
   /** Print each endpoint's latency once a second (ferry run --latency). */
   latency?: boolean;
   stateDir?: string;
+  tunnels?: TunnelChoices;
 }
 
 /** `ferry run`: migrates, shows progress, prints the summary; returns the exit code. */
@@ -55,7 +57,7 @@ export async function runCommand(loaded: LoadedJob, opts: RunCommandOptions): Pr
   const bus = new EventBus();
   const view = attachOutput(bus, opts.json, opts.latency);
   const started = Date.now();
-  const result = await runMigration(loaded, { resume: opts.resume, stateDir, signal: interruptible().signal }, bus);
+  const result = await runMigration(loaded, { resume: opts.resume, stateDir, signal: interruptible().signal, tunnels: opts.tunnels }, bus);
   view?.finish();
   if (!opts.json) {
     process.stdout.write(`${formatRunSummary(result, Date.now() - started)}\n`);
@@ -74,6 +76,7 @@ export interface VerifyCommandOptions {
   json: boolean;
   ttlToleranceMs: number;
   stateDir?: string;
+  tunnels?: TunnelChoices;
 }
 
 /** `ferry verify`: compares, prints the summary and first differences; returns the exit code. */
@@ -82,7 +85,7 @@ export async function verifyCommand(loaded: LoadedJob, opts: VerifyCommandOption
   const bus = new EventBus();
   const view = attachOutput(bus, opts.json);
   const started = Date.now();
-  const result = await verifyJob(loaded, { stateDir, ttlToleranceMs: opts.ttlToleranceMs }, bus);
+  const result = await verifyJob(loaded, { stateDir, ttlToleranceMs: opts.ttlToleranceMs, tunnels: opts.tunnels }, bus);
   view?.finish();
   if (!opts.json) process.stdout.write(`${formatVerifySummary(result, Date.now() - started)}\n`);
   const d = result.differences;
@@ -93,12 +96,13 @@ export interface PlanCommandOptions {
   jsonFile?: string;
   htmlFile?: string;
   sample: number | null;
+  tunnels?: TunnelChoices;
 }
 
 /** `ferry plan`: the dry run; writes the plan document as JSON / HTML, prints the summary. */
 export async function planCommand(loaded: LoadedJob, opts: PlanCommandOptions): Promise<number> {
   process.stderr.write(`Planning job ${loaded.job.name}${opts.sample ? ` (a sample of ${opts.sample} keys per source db)` : ''}: reading every endpoint, writing nothing...\n`);
-  const plan = await planJob(loaded, { sample: opts.sample });
+  const plan = await planJob(loaded, { sample: opts.sample, tunnels: opts.tunnels });
   if (opts.jsonFile) writeFileAtomic(opts.jsonFile, `${JSON.stringify(plan, null, 2)}\n`);
   if (opts.htmlFile) writeFileAtomic(opts.htmlFile, renderPlanHtml(plan));
   process.stdout.write(`${formatPlanSummary(plan)}\n`);

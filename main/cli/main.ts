@@ -6,21 +6,25 @@ import { ResumeError } from '../engine/run/migration.js';
 import { UnsupportedError } from '../engine/run/openEndpoints.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, planCommand, runCommand, verifyCommand } from './commands.js';
 import { runDemo } from './demo.js';
+import type { TunnelChoices } from '../engine/tunnels/tunnelSet.js';
 
 const USAGE = `Ferry moves Redis data between servers, data centers and clouds.
 
 Usage:
-  ferry plan JOB [--json FILE] [--html FILE] [--sample N]
+  ferry plan JOB [--json FILE] [--html FILE] [--sample N] [--accept-new-host-keys]
       The dry run: read every endpoint and every selected key, write nothing, and report
       what will happen, how long it takes, what will hurt and what cannot work.
       Exit 0 when the plan has no blocker, 1 when it has one.
       --sample N   analyse N keys per source db instead of every key (labelled as a sample)
-  ferry run JOB [--resume] [--json] [--latency] [--state-dir DIR]
+  ferry run JOB [--resume] [--json] [--latency] [--state-dir DIR] [--accept-new-host-keys]
       Copy every selected key of every source in the job file into the target.
       --resume     continue from the last checkpoint of this job
       --json       print engine events as NDJSON instead of progress bars
       --latency    print each endpoint's latency (PING probe) once a second
-  ferry verify JOB [--json] [--ttl-tolerance MS] [--state-dir DIR]
+      --accept-new-host-keys  trust SSH host keys seen for the first time and record them
+                   in Ferry's own known_hosts (~/.config/ferry/known_hosts); a changed
+                   key is always refused
+  ferry verify JOB [--json] [--ttl-tolerance MS] [--state-dir DIR] [--accept-new-host-keys]
       Compare every selected source key with the target (type, value, TTL).
       --ttl-tolerance  TTLs may differ by this many ms (default 1000)
   ferry demo [--keep] [--json]
@@ -69,10 +73,18 @@ function parse(args: string[], options: ParseArgsOptionsConfig, positionals: num
   return parsed;
 }
 
+/** SSH host keys are never accepted silently: a new one only with this flag, and it is recorded. */
+const HOST_KEY_FLAG: ParseArgsOptionsConfig = { 'accept-new-host-keys': { type: 'boolean' } };
+
+function tunnelChoices(values: Record<string, unknown>): TunnelChoices {
+  return { acceptNewHostKeys: Boolean(values['accept-new-host-keys']) };
+}
+
 async function cmdRun(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { resume: { type: 'boolean' }, json: { type: 'boolean' }, latency: { type: 'boolean' }, 'state-dir': { type: 'string' } }, 1);
+  const { values, positionals } = parse(args, { resume: { type: 'boolean' }, json: { type: 'boolean' }, latency: { type: 'boolean' }, 'state-dir': { type: 'string' }, ...HOST_KEY_FLAG }, 1);
   const loaded = await loadJobFile(positionals[0]);
   return runCommand(loaded, {
+    tunnels: tunnelChoices(values),
     resume: Boolean(values.resume),
     json: Boolean(values.json),
     latency: Boolean(values.latency),
@@ -83,23 +95,23 @@ async function cmdRun(args: string[]): Promise<number> {
 async function cmdVerify(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { json: { type: 'boolean' }, 'ttl-tolerance': { type: 'string' }, 'state-dir': { type: 'string' } },
+    { json: { type: 'boolean' }, 'ttl-tolerance': { type: 'string' }, 'state-dir': { type: 'string' }, ...HOST_KEY_FLAG },
     1,
   );
   const given = values['ttl-tolerance'] as string | undefined;
   const tolerance = given === undefined ? 1000 : given.trim() === '' ? NaN : Number(given);
   if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--ttl-tolerance must be a number of milliseconds >= 0, got "${String(values['ttl-tolerance'])}"`);
   const loaded = await loadJobFile(positionals[0]);
-  return verifyCommand(loaded, { json: Boolean(values.json), ttlToleranceMs: tolerance, stateDir: values['state-dir'] as string | undefined });
+  return verifyCommand(loaded, { json: Boolean(values.json), ttlToleranceMs: tolerance, stateDir: values['state-dir'] as string | undefined, tunnels: tunnelChoices(values) });
 }
 
 async function cmdPlan(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'string' }, html: { type: 'string' }, sample: { type: 'string' } }, 1);
+  const { values, positionals } = parse(args, { json: { type: 'string' }, html: { type: 'string' }, sample: { type: 'string' }, ...HOST_KEY_FLAG }, 1);
   const given = values.sample as string | undefined;
   const sample = given === undefined ? null : /^\d+$/.test(given.trim()) && Number(given) > 0 ? Number(given) : NaN;
   if (Number.isNaN(sample)) throw new UsageError(`--sample must be a whole number of keys > 0, got "${String(given)}"`);
   const loaded = await loadJobFile(positionals[0]);
-  return planCommand(loaded, { jsonFile: values.json as string | undefined, htmlFile: values.html as string | undefined, sample });
+  return planCommand(loaded, { jsonFile: values.json as string | undefined, htmlFile: values.html as string | undefined, sample, tunnels: tunnelChoices(values) });
 }
 
 async function cmdDemo(args: string[]): Promise<number> {

@@ -1,9 +1,12 @@
+import net from 'node:net';
+import tls from 'node:tls';
 import type { Arg } from '../resp/commandEncoder.js';
 import { ConnectionError, RedisConnection, type ReplyCallback } from '../resp/connection.js';
-import { ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
+import { CONNECTION_LOST, ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
 import { keySlot, SLOTS } from '../keys/hashSlot.js';
 import { EndpointError } from './endpointError.js';
 import { parseRedisUrl, type RedisAddress } from './redisUrl.js';
+import type { Route } from './route.js';
 import { factsFromInfo, parseInfo, type ServerFacts } from './serverFacts.js';
 
 export interface EndpointSpec {
@@ -13,6 +16,8 @@ export interface EndpointSpec {
   url: string;
   /** true: must be a cluster; false/undefined: detected. */
   cluster?: boolean;
+  /** An SSH tunnel's local forwards, when the job says `via:`. */
+  route?: Route;
 }
 
 export interface ClusterNode {
@@ -37,6 +42,12 @@ export class Endpoint {
   private readonly openNodes = new Map<string, RedisConnection>();
   private readonly slotOwner: Array<RedisConnection | undefined> = new Array(SLOTS);
   private closed = false;
+  /** Whether one of its connections dropped (closed by the network or server, not by Ferry). */
+  get connectionLost(): boolean {
+    return this.dialer.lost;
+  }
+  /** Server address `host:port` -> the local address that reaches it (through a tunnel). */
+  private readonly localAddresses: Map<string, { host: string; port: number }>;
   /** Target clock minus local clock, in ms (for absolute TTLs written with ABSTTL). */
   clockOffsetMs = 0;
   masters: ClusterNode[] = [];
@@ -46,8 +57,15 @@ export class Endpoint {
     readonly address: RedisAddress,
     readonly facts: ServerFacts,
     private readonly control: RedisConnection,
+    private readonly dialer: Dialer,
   ) {
     this.label = describe(spec, address);
+    this.localAddresses = dialer.reached;
+  }
+
+  /** Where Ferry connects to reach server `host:port`: a tunnel's local forward, or the address itself. */
+  localAddressOf(host: string, port: number): { host: string; port: number } {
+    return this.localAddresses.get(`${host}:${port}`) ?? { host, port };
   }
 
   get isCluster(): boolean {
@@ -62,8 +80,9 @@ export class Endpoint {
       throw new EndpointError(`${spec.role} ${spec.name}`, `${spec.role} ${spec.name}: bad URL: ${(err as Error).message}`);
     }
     const label = describe(spec, address);
+    const dialer = new Dialer(label, address, spec.route);
     // The control connection stays on db 0 until we know the server is not a cluster.
-    const control = await connectTo(label, address, address.host, address.port, 0);
+    const control = await dialer.connect(address.host, address.port, 0);
     try {
       const info = parseInfo(replyText(await call(control, label, ['INFO'])));
       const facts = factsFromInfo(info);
@@ -73,7 +92,7 @@ export class Endpoint {
       if (facts.clusterEnabled && address.db !== 0) {
         throw new EndpointError(label, `${label}: a cluster has only db 0, but the URL selects db ${address.db}; remove the /${address.db} from the URL`);
       }
-      const endpoint = new Endpoint(spec, address, facts, control);
+      const endpoint = new Endpoint(spec, address, facts, control, dialer);
       await endpoint.measureClock();
       if (facts.clusterEnabled) await endpoint.loadClusterSlots();
       else {
@@ -95,7 +114,7 @@ export class Endpoint {
         continue;
       }
       if (!this.dbConnections.has(db)) {
-        this.dbConnections.set(db, await connectTo(this.label, this.address, this.address.host, this.address.port, db));
+        this.dbConnections.set(db, await this.dialer.connect(this.address.host, this.address.port, db));
       }
     }
   }
@@ -112,7 +131,7 @@ export class Endpoint {
     const key = `${host}:${port}`;
     let pending = this.nodeConnections.get(key);
     if (!pending) {
-      pending = connectTo(this.label, this.address, host, port, 0).then((conn) => {
+      pending = this.dialer.connect(host, port, 0).then((conn) => {
         this.openNodes.set(key, conn);
         return conn;
       });
@@ -168,6 +187,7 @@ export class Endpoint {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.dialer.closing = true;
     this.control.close();
     for (const c of this.dbConnections.values()) c.close();
     for (const c of this.openNodes.values()) c.close();
@@ -253,7 +273,56 @@ function noop(): void {}
 
 function describe(spec: EndpointSpec, address: RedisAddress): string {
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  return spec.role === 'target' ? `target (${host}:${address.port})` : `source ${spec.name} (${host}:${address.port})`;
+  const via = spec.route ? ` via tunnel ${spec.route.via}` : '';
+  return spec.role === 'target' ? `target (${host}:${address.port}${via})` : `source ${spec.name} (${host}:${address.port}${via})`;
+}
+
+/**
+ * Opens connections to an endpoint's servers, through its route when it has one. Behind a tunnel
+ * the socket goes to a local forward, while TLS still checks the certificate against the real host.
+ */
+class Dialer {
+  readonly reached = new Map<string, { host: string; port: number }>();
+  /** Set by Endpoint.close, so its own closing is not taken for a lost connection. */
+  closing = false;
+  lost = false;
+
+  /** Connects, and notes when the connection drops later. */
+  async connect(host: string, port: number, db: number): Promise<RedisConnection> {
+    const conn = await this.open(host, port, db);
+    conn.onClose(() => {
+      if (!this.closing) this.lost = true;
+    });
+    return conn;
+  }
+
+  constructor(
+    private readonly label: string,
+    private readonly address: RedisAddress,
+    private readonly route: Route | undefined,
+  ) {}
+
+  private async open(host: string, port: number, db: number): Promise<RedisConnection> {
+    if (!this.route) return connectTo(this.label, this.address, this.address.tls, host, port, db);
+    let local: { host: string; port: number };
+    try {
+      local = await this.route.reach(host, port);
+    } catch (err) {
+      throw new EndpointError(this.label, `${this.label}: ${(err as Error).message}`);
+    }
+    this.reached.set(`${host}:${port}`, local);
+    return connectTo(this.label, this.address, this.address.tls && tlsForRealHost(this.address.tls, host), local.host, local.port, db);
+  }
+}
+
+/** TLS options that check the certificate (and send SNI) for the real host, not 127.0.0.1. */
+export function tlsForRealHost(options: tls.ConnectionOptions, host: string): tls.ConnectionOptions {
+  if (options.servername) return options;
+  return {
+    ...options,
+    ...(net.isIP(host) ? {} : { servername: host }),
+    checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert),
+  };
 }
 
 async function call(conn: RedisConnection, label: string, args: readonly Arg[]): Promise<Reply> {
@@ -267,6 +336,8 @@ async function call(conn: RedisConnection, label: string, args: readonly Arg[]):
 /** Turns a server's refusal into a message that names the endpoint, the command and the fix. */
 export function explainReplyError(label: string, args: readonly Arg[], err: unknown): Error {
   if (!(err instanceof ReplyError)) return err instanceof Error ? err : new Error(String(err));
+  // The connection itself went away: not the server's answer (a run may reconnect and go on).
+  if (err.code === CONNECTION_LOST) return new ConnectionError(err.message.startsWith(label) ? err.message : `${label}: ${err.message}`, label);
   const command = String(args[0]).toUpperCase();
   const msg = err.message;
   if (err.code === 'NOAUTH') return new EndpointError(label, `${label}: the server requires a password; put it in the URL (redis://:PASSWORD@host:port, or redis://${'${env:NAME}'} style)`);
@@ -276,10 +347,10 @@ export function explainReplyError(label: string, args: readonly Arg[], err: unkn
   return new EndpointError(label, `${label}: ${command} failed: ${msg}`);
 }
 
-async function connectTo(label: string, address: RedisAddress, host: string, port: number, db: number): Promise<RedisConnection> {
+async function connectTo(label: string, address: RedisAddress, tlsOptions: tls.ConnectionOptions | undefined, host: string, port: number, db: number): Promise<RedisConnection> {
   let conn: RedisConnection;
   try {
-    conn = await RedisConnection.connect({ host, port, tls: address.tls, label });
+    conn = await RedisConnection.connect({ host, port, tls: tlsOptions, label });
   } catch (err) {
     if (err instanceof ConnectionError) throw new EndpointError(label, err.message);
     throw err;

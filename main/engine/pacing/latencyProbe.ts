@@ -1,7 +1,7 @@
 import type tls from 'node:tls';
 import { Worker } from 'node:worker_threads';
 import type { EngineEventOf, LatencySummary } from '../../../shared/events.js';
-import type { Endpoint } from '../endpoints/endpoint.js';
+import { tlsForRealHost, type Endpoint } from '../endpoints/endpoint.js';
 import { RedisConnection } from '../resp/connection.js';
 import { ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
 import type { LatencyGuard } from './latencyGuard.js';
@@ -12,6 +12,8 @@ export type LatencyEvent = EngineEventOf<'latency'>;
 export interface ProbeNode {
   host: string;
   port: number;
+  /** Where to connect instead (a tunnel's local forward); TLS still checks `host`. */
+  dial?: { host: string; port: number };
   tls?: tls.ConnectionOptions;
   username?: string;
   password?: string;
@@ -34,9 +36,15 @@ export interface LatencySecond {
 /** The nodes to probe for an endpoint: its own address, or every master of a cluster. */
 export function probeNodesOf(endpoint: Endpoint): ProbeNode[] {
   const { address } = endpoint;
-  const auth = { tls: address.tls, username: address.username, password: address.password };
-  if (endpoint.isCluster && endpoint.masters.length > 0) return endpoint.masters.map((m) => ({ host: m.host, port: m.port, ...auth }));
-  return [{ host: address.host, port: address.port, ...auth }];
+  const auth = { username: address.username, password: address.password };
+  // Behind a tunnel the probe goes through the same local forward (`dial`); names stay the real ones.
+  const node = (host: string, port: number): ProbeNode => {
+    const local = endpoint.localAddressOf(host, port);
+    const behindTunnel = local.host !== host || local.port !== port;
+    return { host, port, ...auth, tls: address.tls, ...(behindTunnel && { dial: local }) };
+  };
+  if (endpoint.isCluster && endpoint.masters.length > 0) return endpoint.masters.map((m) => node(m.host, m.port));
+  return [node(address.host, address.port)];
 }
 
 export function nodeName(node: { host: string; port: number }): string {
@@ -104,13 +112,15 @@ function createLoop(id, cfg) {
       if (v instanceof Uint8Array) options[name] = Buffer.from(v);
       else if (Array.isArray(v)) options[name] = v.map((x) => (x instanceof Uint8Array ? Buffer.from(x) : x));
     }
-    return Object.assign({ host: cfg.host, port: cfg.port, servername: net.isIP(cfg.host) ? undefined : cfg.host }, options);
+    // Behind a tunnel the socket goes to the local forward, but the certificate is the real host's.
+    const check = cfg.dialHost ? { checkServerIdentity: (_name, cert) => tls.checkServerIdentity(cfg.host, cert) } : {};
+    return Object.assign({ host: cfg.dialHost || cfg.host, port: cfg.dialPort || cfg.port, servername: net.isIP(cfg.host) ? undefined : cfg.host }, check, options);
   }
 
   function connect() {
     retryTimer = null;
     if (stopped) return;
-    const s = cfg.tls ? tls.connect(tlsOptions()) : net.connect({ host: cfg.host, port: cfg.port });
+    const s = cfg.tls ? tls.connect(tlsOptions()) : net.connect({ host: cfg.dialHost || cfg.host, port: cfg.dialPort || cfg.port });
     socket = s;
     phase = 'connecting';
     text = '';
@@ -267,6 +277,9 @@ type LoopMessage =
 interface LoopConfig {
   host: string;
   port: number;
+  /** A tunnel's local forward to connect to instead of host:port. */
+  dialHost?: string;
+  dialPort?: number;
   tls?: Record<string, unknown>;
   username?: string;
   password?: string;
@@ -412,6 +425,8 @@ export class LatencyProbe {
       {
         host: node.host,
         port: node.port,
+        dialHost: node.dial?.host,
+        dialPort: node.dial?.port,
         tls: node.tls ? cloneableTls(node.tls) : undefined,
         username: node.username,
         password: node.password,
@@ -492,7 +507,9 @@ class ServerLatencyView {
   async open(): Promise<void> {
     let conn: RedisConnection;
     try {
-      conn = await RedisConnection.connect({ host: this.node.host, port: this.node.port, tls: this.node.tls, label: this.label, connectTimeoutMs: 5000 });
+      const { host, port } = this.node.dial ?? this.node;
+      const tlsOptions = this.node.tls && this.node.dial ? tlsForRealHost(this.node.tls, this.node.host) : this.node.tls;
+      conn = await RedisConnection.connect({ host, port, tls: tlsOptions, label: this.label, connectTimeoutMs: 5000 });
     } catch {
       return; // the probe itself warns about an unreachable server
     }
@@ -674,7 +691,7 @@ export class LatencyProbes {
           windowMs: this.opts.windowMs,
           setLatencyMonitorMs: this.opts.setLatencyMonitorMs,
           onWarning: this.opts.onWarning,
-          onSecond: (second) => this.record(name, probe.node, second),
+          onSecond: (second) => this.record(name, probe.node, second, Boolean(node.dial)),
         });
         totals.nodes.push(probe.node);
         rings.set(probe.node, new SecondsRing(this.opts.historySeconds ?? 3600));
@@ -723,7 +740,10 @@ export class LatencyProbes {
   /** Per node, the lowest per-second median round trip seen: the network's share of every PING. */
   private readonly roundTripFloor = new Map<string, number>();
 
-  private record(endpoint: string, node: string, second: LatencySecond): void {
+  /** Tunnelled nodes already warned about: their server's latency monitor is off. */
+  private readonly unguarded = new Set<string>();
+
+  private record(endpoint: string, node: string, second: LatencySecond, tunneled: boolean): void {
     if (this.stopped) return;
     const guard = this.opts.guard;
     // The budget is for latency Ferry adds: a remote target's network round trip is not its doing.
@@ -731,8 +751,21 @@ export class LatencyProbes {
     const key = watchKey(endpoint, node);
     const floor = Math.min(this.roundTripFloor.get(key) ?? Infinity, second.p50Ms);
     this.roundTripFloor.set(key, floor);
-    const addedMs = Math.max(0, second.p99Ms - floor);
-    const paceFactor = guard ? guard.observe(key, addedMs, second.at) : 1;
+    // Through an SSH tunnel the PINGs queue behind Ferry's own bulk traffic in the same connection
+    // (measured: p99 ~45 ms through an idle server), so they cannot judge the server: the guard
+    // goes by the server's own latency monitor there, and by nothing when that is off.
+    let addedMs: number | null = Math.max(0, second.p99Ms - floor);
+    if (tunneled) {
+      addedMs = second.serverMaxMs;
+      if (addedMs === null && !this.unguarded.has(key)) {
+        this.unguarded.add(key);
+        this.opts.onWarning?.(
+          `latency of ${endpoint} (${node}) is measured through an SSH tunnel, where the probe waits behind the copy's own traffic; ` +
+            'the latency guard therefore goes by the server\'s own latency monitor, which is off there. Turn it on (CONFIG SET latency-monitor-threshold 1) for the guard to protect this server, or set options.maxKeysPerSec',
+        );
+      }
+    }
+    const paceFactor = guard ? (addedMs === null ? guard.factor : guard.observe(key, addedMs, second.at)) : 1;
     const event: LatencyEvent = { type: 'latency', endpoint, node, ...second, paceFactor, at: second.at };
     this.history.get(endpoint)?.get(node)?.push(event);
     const t = this.totals.get(endpoint);
@@ -743,7 +776,7 @@ export class LatencyProbes {
       t.maxMs = Math.max(t.maxMs, second.maxMs);
       t.worstP99Ms = Math.max(t.worstP99Ms, second.p99Ms);
       const wallSecond = Math.floor(second.at / 1000);
-      if (addedMs > this.opts.budgetMs && wallSecond !== t.lastOverSecond) {
+      if (addedMs !== null && addedMs > this.opts.budgetMs && wallSecond !== t.lastOverSecond) {
         t.secondsOverBudget++;
         t.lastOverSecond = wallSecond;
       }

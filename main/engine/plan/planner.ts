@@ -16,6 +16,7 @@ import { confirmSharedKeys } from './sourceCollisions.js';
 import { KeyHashes, sharedHashes } from './keyHashes.js';
 import { measureReadRate } from './readRate.js';
 import { probeEndpoint } from './probeEndpoint.js';
+import { TunnelSet, type TunnelChoices } from '../tunnels/tunnelSet.js';
 import { restoreStallMs } from './restoreStall.js';
 import { PrefixTree } from './prefixTree.js';
 import { DbTotals, ShardAnalyzer } from './shardAnalyzer.js';
@@ -24,6 +25,8 @@ import { planVerdicts } from './planVerdicts.js';
 export interface PlanOptions {
   /** Keys to analyse per source db, or null for every selected key. */
   sample: number | null;
+  /** SSH tunnels: host-key acceptance and files (see RunOptions). */
+  tunnels?: TunnelChoices;
 }
 
 const SAMPLES_PER_GROUP = 10;
@@ -36,9 +39,12 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
   const started = Date.now();
   const { job } = loaded;
   const verdicts: Verdict[] = unsupportedProblems(job).map((message) => ({ level: 'blocker', topic: 'job', message }));
+  // A tunnel that cannot open stops the plan: everything behind it is unknown. Its message says why.
+  const tunnels = await TunnelSet.forJob(job, opts.tunnels);
+  const route = (via: string | undefined) => (via && tunnels ? tunnels.route(via) : undefined);
   const probes = await Promise.all([
-    probeEndpoint({ role: 'target', name: 'target', url: job.target.url, cluster: job.target.cluster }),
-    ...job.sources.filter((s) => s.url).map((s) => probeEndpoint({ role: 'source', name: s.name, url: s.url! })),
+    probeEndpoint({ role: 'target', name: 'target', url: job.target.url, cluster: job.target.cluster, route: route(job.target.via) }),
+    ...job.sources.filter((s) => s.url).map((s) => probeEndpoint({ role: 'source', name: s.name, url: s.url!, route: route(s.via) })),
   ]);
   const [targetProbe, ...sourceProbes] = probes;
   const target = targetProbe.endpoint;
@@ -158,6 +164,7 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
     return plan;
   } finally {
     for (const p of probes) p.endpoint?.close();
+    tunnels?.close();
   }
 }
 

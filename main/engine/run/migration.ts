@@ -16,7 +16,9 @@ import { openEndpoints, refuseUnsupported, UnsupportedError } from './openEndpoi
 import { atLeast } from '../endpoints/serverFacts.js';
 import type { LatencySummary } from '../../../shared/events.js';
 import { LatencyProbes } from '../pacing/latencyProbe.js';
-import { createPace } from '../pacing/pace.js';
+import { createPace, type Pace } from '../pacing/pace.js';
+import { TunnelSet, tunnelOptions, type TunnelChoices } from '../tunnels/tunnelSet.js';
+import { TunnelError } from '../tunnels/sshTunnel.js';
 
 export interface RunOptions {
   resume: boolean;
@@ -26,6 +28,10 @@ export interface RunOptions {
   progressEveryMs?: number;
   /** How often the checkpoint is saved (ms). */
   checkpointEveryMs?: number;
+  /** SSH tunnels: host-key acceptance, Ferry's known_hosts, ssh config (tests point these at temp files). */
+  tunnels?: TunnelChoices;
+  /** How long a run waits for lost endpoints to answer again before it fails (default 10 min). */
+  reconnectGiveUpMs?: number;
 }
 
 export type RunOutcome = 'done' | 'failed' | 'stopped';
@@ -72,7 +78,59 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
     checkpoint = newCheckpoint(job);
   }
 
-  const { sources, target } = await openEndpoints(job);
+  const tunnels = await TunnelSet.forJob(job, tunnelOptions(opts.tunnels, bus));
+  const pace = createPace(job);
+  const probes = new LatencyProbes({
+    budgetMs: job.options.latencyBudgetMs,
+    guard: pace.guard,
+    onEvent: (event) => bus.emit(event),
+    onWarning: (message) => bus.emit({ type: 'warning', message, at: Date.now() }),
+  });
+  try {
+    const shared = { tunnels, probes, pace, probesStarted: false };
+    if (opts.resume) resetErrors(checkpoint);
+    let attempt = await copyOnce(loaded, checkpoint, opts, bus, shared);
+    // The probes go on through reconnects (they retry by themselves): started once.
+    shared.probesStarted = true;
+    while (attempt.connectionLost && !opts.signal?.aborted) {
+      // A dropped VPN or tunnel: wait until every endpoint answers again, then go on from the checkpoint.
+      const givenUp = await waitForEndpoints(job, tunnels, attempt.result.message ?? 'a connection was lost', opts, bus);
+      if (givenUp) {
+        attempt.result.message = givenUp;
+        break;
+      }
+      resetErrors(checkpoint);
+      attempt = await copyOnce(loaded, checkpoint, { ...opts, resume: true }, bus, shared);
+    }
+    const { result } = attempt;
+    await probes.stop();
+    const latency = probes.summary().filter((l) => l.seconds > 0);
+    if (latency.length > 0) result.latency = latency;
+    writeFileAtomic(path.join(opts.stateDir, RUN_REPORT_FILE), `${JSON.stringify({ job: job.name, startedAt, finishedAt: Date.now(), ...result }, null, 2)}\n`);
+    bus.emit({ type: 'run-finished', ...result, elapsedMs: Date.now() - startedAt, at: Date.now() });
+    return result;
+  } finally {
+    await probes.stop();
+    tunnels?.close();
+  }
+}
+
+/** What one pass over the sources ended with; `connectionLost`: a connection dropped, so another pass may finish it. */
+interface Attempt {
+  result: RunResult;
+  connectionLost: boolean;
+}
+
+/** One pass: opens the endpoints, copies from the checkpoint on, saves the checkpoint, closes the endpoints. */
+async function copyOnce(
+  loaded: LoadedJob,
+  checkpoint: Checkpoint,
+  opts: RunOptions,
+  bus: EventBus,
+  { tunnels, probes, pace, probesStarted }: { tunnels: TunnelSet | null; probes: LatencyProbes; pace: Pace; probesStarted: boolean },
+): Promise<Attempt> {
+  const { job } = loaded;
+  const { sources, target } = await openEndpoints(job, tunnels ?? undefined);
   try {
     refuseSilentLoss(job, sources, target);
   } catch (err) {
@@ -87,25 +145,16 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
   let bigKeys = 0;
   const copies: SourceCopy[] = [];
   const stopAll = () => copies.forEach((c) => c.stop());
-  const fail = (message: string) => {
-    failure ??= message;
+  const fail = (err: Error | string) => {
+    failure ??= typeof err === 'string' ? err : err.message;
     stopAll();
   };
   const onAbort = () => stopAll();
   opts.signal?.addEventListener('abort', onAbort);
-  // Latency probes and pacing (main/engine/pacing): begin.
-  const pace = createPace(job);
-  const probes = new LatencyProbes({
-    budgetMs: job.options.latencyBudgetMs,
-    guard: pace.guard,
-    onEvent: (event) => bus.emit(event),
-    onWarning: (message) => bus.emit({ type: 'warning', message, at: Date.now() }),
-  });
-  // Latency probes and pacing: end.
 
   let timers: NodeJS.Timeout[] = [];
   try {
-    await probes.start([{ name: 'target', endpoint: target }, ...[...sources].map(([name, endpoint]) => ({ name, endpoint }))]); // latency probes
+    if (!probesStarted) await probes.start([{ name: 'target', endpoint: target }, ...[...sources].map(([name, endpoint]) => ({ name, endpoint }))]);
     for (const [name, source] of sources) {
       const shards = await listShards(source);
       if (!source.isCluster) await source.useDbs(shards.map((s) => s.db));
@@ -130,7 +179,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
               `Set options.onConflict to skip or replace, or delete the key on the target, then run again with --resume`,
           ),
         onKeyError: (db, key, message) => bus.emit({ type: 'key-error', source: name, db, keyHex: key.toString('hex'), message, at: Date.now() }),
-        onFatal: (err) => fail(err.message),
+        onFatal: (err) => fail(err),
       }, pace);
       await target.useDbs(new Set(shards.map((s) => copy.targetDbOf(s.db))));
       copies.push(copy);
@@ -170,7 +219,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
         await copy.run();
         await target.drain();
       } catch (err) {
-        fail((err as Error).message);
+        fail(err as Error);
       }
       emitProgress(copy);
       const stage = failure ? 'failed' : opts.signal?.aborted ? 'stopped' : 'done';
@@ -190,21 +239,59 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
       perSource: perSourceCounts(checkpoint),
       message: failure ?? (outcome === 'stopped' ? 'stopped on request; the checkpoint is saved, a resumed run continues from it' : undefined),
     };
-    // Latency probes: the summary of the whole run, in the report and the result.
-    await probes.stop();
-    const latency = probes.summary().filter((l) => l.seconds > 0);
-    if (latency.length > 0) result.latency = latency;
-    writeFileAtomic(path.join(opts.stateDir, RUN_REPORT_FILE), `${JSON.stringify({ job: job.name, startedAt, finishedAt: Date.now(), ...result }, null, 2)}\n`);
-    bus.emit({ type: 'run-finished', ...result, elapsedMs: Date.now() - startedAt, at: Date.now() });
-    return result;
+    // A dropped connection (not one Ferry closed) makes the failure worth another pass.
+    const connectionLost = outcome === 'failed' && [target, ...sources.values()].some((e) => e.connectionLost);
+    return { result, connectionLost };
   } finally {
     timers.forEach(clearInterval);
     opts.signal?.removeEventListener('abort', onAbort);
-    await probes.stop(); // latency probes
     await journal.close();
     for (const source of sources.values()) source.close();
     target.close();
   }
+}
+
+/** A pass redoes the pages where keys failed, so their errors are counted again if they fail again. */
+function resetErrors(checkpoint: Checkpoint): void {
+  for (const source of Object.values(checkpoint.sources)) source.counts.errors = 0;
+}
+
+const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000, 30_000];
+
+/**
+ * Waits until the target and every source can be opened again (tunnels reconnect by themselves).
+ * Returns null when they can, or why it gave up: a permanent problem, or the time limit.
+ */
+async function waitForEndpoints(job: Job, tunnels: TunnelSet | null, reason: string, opts: RunOptions, bus: EventBus): Promise<string | null> {
+  const giveUpMs = opts.reconnectGiveUpMs ?? 10 * 60_000;
+  const giveUpAt = Date.now() + giveUpMs;
+  bus.emit({ type: 'warning', message: `${reason}; Ferry reconnects and continues from the checkpoint (for up to ${Math.round(giveUpMs / 1000)} s)`, at: Date.now() });
+  for (const s of job.sources) bus.emit({ type: 'source-stage', source: s.name, stage: 'reconnecting', message: reason, at: Date.now() });
+  for (let attempt = 0; ; attempt++) {
+    await sleep(RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)], opts.signal);
+    if (opts.signal?.aborted) return null;
+    try {
+      const { sources, target } = await openEndpoints(job, tunnels ?? undefined);
+      for (const e of [target, ...sources.values()]) e.close();
+      return null;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (err instanceof TunnelError && err.permanent) return message;
+      if (Date.now() >= giveUpAt) return `${message}\n(gave up reconnecting after ${Math.round(giveUpMs / 1000)} s; the checkpoint is saved: run again with --resume)`;
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done);
+  });
 }
 
 function formatMb(bytes: number): string {

@@ -1,5 +1,6 @@
 import type { Job } from '../../../shared/job.js';
 import { Endpoint } from '../endpoints/endpoint.js';
+import type { TunnelSet } from '../tunnels/tunnelSet.js';
 
 /** Features the job file accepts but this version cannot run yet: refused up front, exit 2. */
 export class UnsupportedError extends Error {}
@@ -14,10 +15,8 @@ export function unsupportedProblems(job: Job): string[] {
   const problems: string[] = [];
   job.sources.forEach((s, i) => {
     if (s.rdb !== undefined) problems.push(`sources[${i}].rdb: RDB files as sources are not supported yet; give a url`);
-    if (s.via !== undefined) problems.push(`sources[${i}].via: SSH tunnels are not supported yet; reach the server directly`);
     if (s.stage === 'replica') problems.push(`sources[${i}].stage: staging replicas are not supported yet; use stage: direct`);
   });
-  if (job.target.via !== undefined) problems.push('target.via: SSH tunnels are not supported yet; reach the server directly');
   return problems;
 }
 
@@ -25,10 +24,11 @@ export function unsupportedProblems(job: Job): string[] {
  * Connects to the target and every source at once, so every unreachable endpoint or wrong
  * password is reported together, each by its name.
  */
-export async function openEndpoints(job: Job): Promise<{ sources: Map<string, Endpoint>; target: Endpoint }> {
+export async function openEndpoints(job: Job, tunnels?: TunnelSet): Promise<{ sources: Map<string, Endpoint>; target: Endpoint }> {
+  const route = (via: string | undefined) => (via && tunnels ? tunnels.route(via) : undefined);
   const attempts = await Promise.allSettled([
-    Endpoint.open({ role: 'target', name: 'target', url: job.target.url, cluster: job.target.cluster }),
-    ...job.sources.map((s) => Endpoint.open({ role: 'source', name: s.name, url: s.url!, cluster: undefined })),
+    Endpoint.open({ role: 'target', name: 'target', url: job.target.url, cluster: job.target.cluster, route: route(job.target.via) }),
+    ...job.sources.map((s) => Endpoint.open({ role: 'source', name: s.name, url: s.url!, cluster: undefined, route: route(s.via) })),
   ]);
   const failures = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected').map((a) => (a.reason as Error).message);
   const opened = attempts.filter((a): a is PromiseFulfilledResult<Endpoint> => a.status === 'fulfilled').map((a) => a.value);

@@ -26,8 +26,7 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
-export function redisServerBinary(): string {
-  const binary = process.env.FERRY_REDIS_SERVER || 'redis-server';
+export function redisServerBinary(binary = process.env.FERRY_REDIS_SERVER || 'redis-server'): string {
   const probe = spawnSync(binary, ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) throw new RedisServerMissingError(binary);
   return binary;
@@ -61,10 +60,12 @@ export interface StartRedisOptions {
   /** Keep running after this process exits (the sandbox's --keep). */
   detached?: boolean;
   extraArgs?: string[];
+  /** The redis-server to run; default redisServerBinary(). */
+  binary?: string;
 }
 
 export async function startRedisProcess(opts: StartRedisOptions): Promise<RedisProcess> {
-  const binary = redisServerBinary();
+  const binary = redisServerBinary(opts.binary);
   const port = opts.port ?? (await freePort(opts.cluster));
   fs.mkdirSync(opts.dir, { recursive: true });
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', opts.dir, '--repl-diskless-sync-delay', '0'];

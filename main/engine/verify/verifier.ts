@@ -10,6 +10,7 @@ import type { LoadedJob } from '../job/loadJob.js';
 import type { RedisConnection } from '../resp/connection.js';
 import { ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
 import { openEndpoints, refuseUnsupported } from '../run/openEndpoints.js';
+import { TunnelSet, tunnelOptions, type TunnelChoices } from '../tunnels/tunnelSet.js';
 import { runLimited, SKIP_JOURNAL_FILE } from '../run/migration.js';
 import { listShards, memoryUsageAllowed, type Shard } from '../run/sourceCopy.js';
 import type { SizeCheck } from '../readers/scanReader.js';
@@ -28,6 +29,8 @@ export interface VerifyOptions {
   /** How many differences to keep in the result (all are sent as events). */
   keepDifferences?: number;
   signal?: AbortSignal;
+  /** SSH tunnels: host-key acceptance and files (see RunOptions). */
+  tunnels?: TunnelChoices;
 }
 
 export interface Difference {
@@ -68,7 +71,15 @@ export async function verifyJob(loaded: LoadedJob, opts: VerifyOptions, bus: Eve
   const { job } = loaded;
   refuseUnsupported(job);
   const startedAt = Date.now();
-  const { sources, target } = await openEndpoints(job);
+  const tunnels = await TunnelSet.forJob(job, tunnelOptions(opts.tunnels, bus));
+  let opened;
+  try {
+    opened = await openEndpoints(job, tunnels ?? undefined);
+  } catch (err) {
+    tunnels?.close();
+    throw err;
+  }
+  const { sources, target } = opened;
   const keep = opts.keepDifferences ?? 100;
   const result: VerifyResult = { compared: 0, equal: 0, differences: { missing: 0, type: 0, value: 0, ttl: 0 }, keptByPolicy: 0, vanished: 0, firstDifferences: [] };
   const kept = job.options.onConflict === 'skip' ? ConflictJournal.read(path.join(opts.stateDir, SKIP_JOURNAL_FILE)) : new Set<string>();
@@ -165,6 +176,7 @@ export async function verifyJob(loaded: LoadedJob, opts: VerifyOptions, bus: Eve
   } finally {
     for (const s of sources.values()) s.close();
     target.close();
+    tunnels?.close();
   }
   bus.emit({
     type: 'verify-finished',
