@@ -166,6 +166,8 @@ export const RunFinishedEvent = z.object({
   message: z.string().optional(),
   /** Per endpoint, when the latency probes ran. */
   latency: z.array(LatencySummary).optional(),
+  /** The verify the run did itself, against staging copies before they were removed. */
+  verified: z.object({ compared: z.number(), differences: z.number() }).optional(),
   at: z.number(),
 });
 

@@ -16,8 +16,13 @@ export interface EndpointSpec {
   url: string;
   /** true: must be a cluster; false/undefined: detected. */
   cluster?: boolean;
-  /** An SSH tunnel's local forwards, when the job says `via:`. */
+  /** An SSH tunnel's local forwards (`via:`), or the staging copies standing in for the servers. */
   route?: Route;
+  /**
+   * A cluster as it was when staged: its masters and their slots, each served (through `route`) by a
+   * standalone copy. The layout is taken as is instead of asking CLUSTER SLOTS.
+   */
+  frozenLayout?: ClusterNode[];
 }
 
 export interface ClusterNode {
@@ -81,11 +86,17 @@ export class Endpoint {
     }
     const label = describe(spec, address);
     const dialer = new Dialer(label, address, spec.route);
+    const layout = spec.frozenLayout;
     // The control connection stays on db 0 until we know the server is not a cluster.
-    const control = await dialer.connect(address.host, address.port, 0);
+    const control = layout ? await dialer.connect(layout[0].host, layout[0].port, 0) : await dialer.connect(address.host, address.port, 0);
     try {
       const info = parseInfo(replyText(await call(control, label, ['INFO'])));
       const facts = factsFromInfo(info);
+      if (layout) {
+        const endpoint = new Endpoint(spec, address, { ...facts, clusterEnabled: true }, control, dialer);
+        await endpoint.useLayout(layout);
+        return endpoint;
+      }
       if (spec.cluster === true && !facts.clusterEnabled) {
         throw new EndpointError(label, `${label}: the job says cluster: true, but this server is not in cluster mode (cluster_enabled:0); remove "cluster: true" or point the URL at a cluster node`);
       }
@@ -232,6 +243,14 @@ export class Endpoint {
     this.clockOffsetMs = Math.round(serverMs - (before + after) / 2);
   }
 
+  private async useLayout(layout: ClusterNode[]): Promise<void> {
+    this.masters = layout;
+    for (const node of layout) {
+      const conn = await this.nodeConnection(node.host, node.port);
+      for (const [from, to] of node.slots) for (let s = from; s <= to; s++) this.slotOwner[s] = conn;
+    }
+  }
+
   private async loadClusterSlots(): Promise<void> {
     const ranges = replyArray(await this.command('CLUSTER', 'SLOTS'));
     const byAddress = new Map<string, ClusterNode>();
@@ -246,12 +265,9 @@ export class Endpoint {
       if (!node) byAddress.set(key, (node = { host, port, slots: [] }));
       node.slots.push([Number(from), Number(to)]);
     }
-    this.masters = [...byAddress.values()];
-    if (this.masters.length === 0) throw new EndpointError(this.label, `${this.label}: the cluster serves no slots yet; finish its set-up (redis-cli --cluster create) first`);
-    for (const node of this.masters) {
-      const conn = await this.nodeConnection(node.host, node.port);
-      for (const [from, to] of node.slots) for (let s = from; s <= to; s++) this.slotOwner[s] = conn;
-    }
+    const masters = [...byAddress.values()];
+    if (masters.length === 0) throw new EndpointError(this.label, `${this.label}: the cluster serves no slots yet; finish its set-up (redis-cli --cluster create) first`);
+    await this.useLayout(masters);
   }
 }
 
@@ -273,7 +289,7 @@ function noop(): void {}
 
 function describe(spec: EndpointSpec, address: RedisAddress): string {
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  const via = spec.route ? ` via tunnel ${spec.route.via}` : '';
+  const via = spec.route ? ` via ${spec.route.via}` : '';
   return spec.role === 'target' ? `target (${host}:${address.port}${via})` : `source ${spec.name} (${host}:${address.port}${via})`;
 }
 

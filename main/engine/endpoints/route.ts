@@ -4,7 +4,7 @@
  * as they are.
  */
 export interface Route {
-  /** The tunnel's name, for messages. */
+  /** What stands in between, for messages: `tunnel idc`, `staging copy`. */
   readonly via: string;
   /** A local address that leads to `host:port` (opened on first use, then the same each time). */
   reach(host: string, port: number): Promise<{ host: string; port: number }>;

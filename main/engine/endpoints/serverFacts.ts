@@ -10,6 +10,8 @@ export interface ServerFacts {
   keyspace: Map<number, number>;
   /** Keys holding hash fields with their own TTLs (INFO keyspace `subexpiry`, Redis 7.4+); null when not reported. */
   fieldTtlKeys: number | null;
+  /** INFO memory `used_memory` (bytes): what a replica of it will hold. */
+  usedMemory: number;
 }
 
 export function parseInfo(text: string): Map<string, string> {
@@ -41,6 +43,7 @@ export function factsFromInfo(info: Map<string, string>): ServerFacts {
     clusterEnabled: info.get('cluster_enabled') === '1',
     keyspace,
     fieldTtlKeys,
+    usedMemory: Number(info.get('used_memory') ?? 0),
   };
 }
 

@@ -9,7 +9,7 @@ import { SLOTS } from '../keys/hashSlot.js';
 import { keyText } from '../run/describeKey.js';
 import { targetDbMapping } from '../run/dbMapping.js';
 import { parseRedisUrl } from '../endpoints/redisUrl.js';
-import { runLimited } from '../run/migration.js';
+import { runLimited } from '../run/runLimited.js';
 import { unsupportedProblems } from '../run/openEndpoints.js';
 import { listShards } from '../run/sourceCopy.js';
 import { confirmSharedKeys } from './sourceCollisions.js';

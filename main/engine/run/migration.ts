@@ -5,14 +5,17 @@ import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EventBus } from '../events/eventBus.js';
 import { KeyFilter } from '../filters/keyFilter.js';
 import type { LoadedJob } from '../job/loadJob.js';
-import { ConflictJournal } from '../writers/conflictJournal.js';
+import { ConflictJournal, SKIP_JOURNAL_FILE } from '../writers/conflictJournal.js';
 import type { WritePolicy } from '../writers/writePolicy.js';
 import { loadCheckpoint, newCheckpoint, saveCheckpoint, selectionHash, type Checkpoint } from './checkpoint.js';
 import { RateMeter } from './rateMeter.js';
 import { listShards, SourceCopy } from './sourceCopy.js';
 import { writeFileAtomic } from './stateDir.js';
 import { describeKey } from './describeKey.js';
-import { openEndpoints, refuseUnsupported, UnsupportedError } from './openEndpoints.js';
+import { runLimited } from './runLimited.js';
+import { openEndpoints, refuseUnsupported, UnsupportedError, type EndpointPaths } from './openEndpoints.js';
+import { StagingSet } from '../staging/stagingSet.js';
+import { verifyJob } from '../verify/verifier.js';
 import { atLeast } from '../endpoints/serverFacts.js';
 import type { LatencySummary } from '../../../shared/events.js';
 import { LatencyProbes } from '../pacing/latencyProbe.js';
@@ -43,12 +46,13 @@ export interface RunResult {
   message?: string;
   /** Per endpoint, what the latency probes saw (absent when they measured nothing). */
   latency?: LatencySummary[];
+  /** The verify a run does itself (against staging copies, before they go). */
+  verified?: { compared: number; differences: number };
 }
 
 /** Big keys listed one by one in warnings; past this they are only counted. */
 const BIG_KEY_WARNINGS = 20;
 
-export const SKIP_JOURNAL_FILE = 'skipped-keys.ndjson';
 export const RUN_REPORT_FILE = 'run-report.json';
 
 /** A job that cannot be resumed as asked: bad input, exit 2. */
@@ -79,6 +83,15 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
   }
 
   const tunnels = await TunnelSet.forJob(job, tunnelOptions(opts.tunnels, bus));
+  let staging: StagingSet | null = null;
+  try {
+    staging = await StagingSet.start(job, { stateDir: opts.stateDir, tunnels, emit: (e) => bus.emit(e), signal: opts.signal });
+  } catch (err) {
+    tunnels?.close();
+    throw err;
+  }
+  if (opts.resume) restartStaged(checkpoint, staging, bus);
+  const paths: EndpointPaths = { tunnels, staging };
   const pace = createPace(job);
   const probes = new LatencyProbes({
     budgetMs: job.options.latencyBudgetMs,
@@ -87,14 +100,14 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
     onWarning: (message) => bus.emit({ type: 'warning', message, at: Date.now() }),
   });
   try {
-    const shared = { tunnels, probes, pace, probesStarted: false };
+    const shared = { paths, probes, pace, probesStarted: false };
     if (opts.resume) resetErrors(checkpoint);
     let attempt = await copyOnce(loaded, checkpoint, opts, bus, shared);
     // The probes go on through reconnects (they retry by themselves): started once.
     shared.probesStarted = true;
     while (attempt.connectionLost && !opts.signal?.aborted) {
       // A dropped VPN or tunnel: wait until every endpoint answers again, then go on from the checkpoint.
-      const givenUp = await waitForEndpoints(job, tunnels, attempt.result.message ?? 'a connection was lost', opts, bus);
+      const givenUp = await waitForEndpoints(job, paths, attempt.result.message ?? 'a connection was lost', opts, bus);
       if (givenUp) {
         attempt.result.message = givenUp;
         break;
@@ -103,6 +116,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
       attempt = await copyOnce(loaded, checkpoint, { ...opts, resume: true }, bus, shared);
     }
     const { result } = attempt;
+    if (result.outcome === 'done' && staging.size > 0) await verifyFrozenCopies(loaded, opts, paths, result, bus);
     await probes.stop();
     const latency = probes.summary().filter((l) => l.seconds > 0);
     if (latency.length > 0) result.latency = latency;
@@ -111,7 +125,37 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
     return result;
   } finally {
     await probes.stop();
+    await staging.stop(job.options.keepStaging);
+    if (job.options.keepStaging && staging.size > 0) bus.emit({ type: 'warning', message: `staging files kept (keepStaging): ${staging.dirs.join(', ')}`, at: Date.now() });
     tunnels?.close();
+  }
+}
+
+/**
+ * A staged source is read from a frozen copy that exists only during the run, so the run verifies
+ * against it before the copy goes: afterwards the live source has moved on.
+ */
+async function verifyFrozenCopies(loaded: LoadedJob, opts: RunOptions, paths: EndpointPaths, result: RunResult, bus: EventBus): Promise<void> {
+  const check = await verifyJob(loaded, { stateDir: opts.stateDir, ttlToleranceMs: 1000, paths, signal: opts.signal }, bus);
+  const d = check.differences;
+  const differences = d.missing + d.type + d.value + d.ttl;
+  result.verified = { compared: check.compared, differences };
+  if (differences > 0) {
+    result.outcome = 'failed';
+    result.message = `verify against the staging copies found ${differences} difference(s) (missing ${d.missing}, type ${d.type}, value ${d.value}, ttl ${d.ttl}); see the differences above`;
+  }
+}
+
+/**
+ * A resumed run syncs its staging copies anew: a new snapshot, where the old SCAN cursors mean
+ * nothing. Staged sources start over; keys already on the target count as unchanged.
+ */
+function restartStaged(checkpoint: Checkpoint, staging: StagingSet, bus: EventBus): void {
+  for (const [name, saved] of Object.entries(checkpoint.sources)) {
+    if (!staging.has(name)) continue;
+    const done = Object.values(saved.shards).some((s) => s.cursor !== '0' || s.complete);
+    checkpoint.sources[name] = { shards: {}, counts: emptyCounts() };
+    if (done) bus.emit({ type: 'warning', source: name, message: `source ${name} is staged: the resumed run reads a fresh copy, so it goes over every key again (keys already copied count as unchanged)`, at: Date.now() });
   }
 }
 
@@ -127,10 +171,10 @@ async function copyOnce(
   checkpoint: Checkpoint,
   opts: RunOptions,
   bus: EventBus,
-  { tunnels, probes, pace, probesStarted }: { tunnels: TunnelSet | null; probes: LatencyProbes; pace: Pace; probesStarted: boolean },
+  { paths, probes, pace, probesStarted }: { paths: EndpointPaths; probes: LatencyProbes; pace: Pace; probesStarted: boolean },
 ): Promise<Attempt> {
   const { job } = loaded;
-  const { sources, target } = await openEndpoints(job, tunnels ?? undefined);
+  const { sources, target } = await openEndpoints(job, paths);
   try {
     refuseSilentLoss(job, sources, target);
   } catch (err) {
@@ -262,7 +306,7 @@ const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000, 30_000];
  * Waits until the target and every source can be opened again (tunnels reconnect by themselves).
  * Returns null when they can, or why it gave up: a permanent problem, or the time limit.
  */
-async function waitForEndpoints(job: Job, tunnels: TunnelSet | null, reason: string, opts: RunOptions, bus: EventBus): Promise<string | null> {
+async function waitForEndpoints(job: Job, paths: EndpointPaths, reason: string, opts: RunOptions, bus: EventBus): Promise<string | null> {
   const giveUpMs = opts.reconnectGiveUpMs ?? 10 * 60_000;
   const giveUpAt = Date.now() + giveUpMs;
   bus.emit({ type: 'warning', message: `${reason}; Ferry reconnects and continues from the checkpoint (for up to ${Math.round(giveUpMs / 1000)} s)`, at: Date.now() });
@@ -271,7 +315,7 @@ async function waitForEndpoints(job: Job, tunnels: TunnelSet | null, reason: str
     await sleep(RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)], opts.signal);
     if (opts.signal?.aborted) return null;
     try {
-      const { sources, target } = await openEndpoints(job, tunnels ?? undefined);
+      const { sources, target } = await openEndpoints(job, paths);
       for (const e of [target, ...sources.values()]) e.close();
       return null;
     } catch (err) {
@@ -323,15 +367,6 @@ function sumCounts(checkpoint: Checkpoint): KeyCounts {
 
 function perSourceCounts(checkpoint: Checkpoint): Record<string, KeyCounts> {
   return Object.fromEntries(Object.entries(checkpoint.sources).map(([name, s]) => [name, s.counts]));
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-export async function runLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  });
-  await Promise.all(lanes);
 }
 
 export type { Job };

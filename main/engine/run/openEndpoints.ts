@@ -1,6 +1,13 @@
 import type { Job } from '../../../shared/job.js';
 import { Endpoint } from '../endpoints/endpoint.js';
 import type { TunnelSet } from '../tunnels/tunnelSet.js';
+import type { StagingSet } from '../staging/stagingSet.js';
+
+/** What stands between Ferry and the servers: SSH tunnels, and staging copies of staged sources. */
+export interface EndpointPaths {
+  tunnels?: TunnelSet | null;
+  staging?: StagingSet | null;
+}
 
 /** Features the job file accepts but this version cannot run yet: refused up front, exit 2. */
 export class UnsupportedError extends Error {}
@@ -15,7 +22,6 @@ export function unsupportedProblems(job: Job): string[] {
   const problems: string[] = [];
   job.sources.forEach((s, i) => {
     if (s.rdb !== undefined) problems.push(`sources[${i}].rdb: RDB files as sources are not supported yet; give a url`);
-    if (s.stage === 'replica') problems.push(`sources[${i}].stage: staging replicas are not supported yet; use stage: direct`);
   });
   return problems;
 }
@@ -24,11 +30,12 @@ export function unsupportedProblems(job: Job): string[] {
  * Connects to the target and every source at once, so every unreachable endpoint or wrong
  * password is reported together, each by its name.
  */
-export async function openEndpoints(job: Job, tunnels?: TunnelSet): Promise<{ sources: Map<string, Endpoint>; target: Endpoint }> {
+export async function openEndpoints(job: Job, paths: EndpointPaths = {}): Promise<{ sources: Map<string, Endpoint>; target: Endpoint }> {
+  const { tunnels, staging } = paths;
   const route = (via: string | undefined) => (via && tunnels ? tunnels.route(via) : undefined);
   const attempts = await Promise.allSettled([
     Endpoint.open({ role: 'target', name: 'target', url: job.target.url, cluster: job.target.cluster, route: route(job.target.via) }),
-    ...job.sources.map((s) => Endpoint.open({ role: 'source', name: s.name, url: s.url!, cluster: undefined, route: route(s.via) })),
+    ...job.sources.map((s) => Endpoint.open(staging?.endpointSpec(s) ?? { role: 'source', name: s.name, url: s.url!, cluster: undefined, route: route(s.via) })),
   ]);
   const failures = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected').map((a) => (a.reason as Error).message);
   const opened = attempts.filter((a): a is PromiseFulfilledResult<Endpoint> => a.status === 'fulfilled').map((a) => a.value);

@@ -88,6 +88,11 @@ export class StagingReplica {
     track(proc.pid);
   }
 
+  /** Its directory (data and log). */
+  get dir(): string {
+    return this.spec.dir;
+  }
+
   private get label(): string {
     return `source ${this.spec.source} (${this.spec.node})`;
   }

@@ -62,6 +62,7 @@ export class SshTunnel {
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
   private retryTimer: NodeJS.Timeout | null = null;
+  private warnedNagle = false;
 
   constructor(
     readonly hop: SshHop,
@@ -258,7 +259,19 @@ export class SshTunnel {
           reject(err);
         } else resolve(client);
       };
-      client.once('ready', () => settle(null));
+      client.once('ready', () => {
+        // Redis traffic is request/response: Nagle's algorithm holds a small reply back until the
+        // previous segment is acknowledged. Our side is set here; sshd's side only for a connection
+        // that has had a terminal session (see wakeSshd).
+        client.setNoDelay(true);
+        wakeSshd(client).then((refused) => {
+          if (refused && !this.warnedNagle) {
+            this.warnedNagle = true;
+            this.ctx.onWarning(`tunnel ${hop.name} (${this.where}): the SSH server refused a terminal session (${refused}), so it batches small replies; each small request may wait up to 40 ms. Allow a pty for this user (PermitTTY) for full speed`);
+          }
+          settle(null);
+        });
+      });
       client.once('error', (err: Error & { level?: string }) => settle(this.explain(err, hostKeyProblem)));
       client.once('close', () => settle(this.explain(new Error('connection closed during the SSH handshake'), hostKeyProblem)));
       try {
@@ -329,6 +342,33 @@ export class SshTunnel {
     this.waiters = [];
     waiters.forEach((w) => w.reject(err));
   }
+}
+
+/**
+ * sshd turns on TCP_NODELAY for a connection only once it runs a command on a terminal; until then
+ * every small reply waits for the previous segment's ACK, which Linux delays up to 40 ms (measured
+ * through a tunnel: a 64 KB GETRANGE took 44 ms, 0.5 ms after this). So Ferry runs `true` on a pty
+ * once per connection; the setting stays after that session ends. Resolves with the refusal, if any.
+ */
+function wakeSshd(client: Client): Promise<string | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('no answer within 5 s'), 5000);
+    const done = (refusal: string | null) => {
+      clearTimeout(timer);
+      resolve(refusal);
+    };
+    try {
+      client.exec('true', { pty: true }, (err, channel) => {
+        if (err) return done(err.message);
+        channel.on('close', () => done(null));
+        channel.on('error', () => undefined);
+        channel.resume();
+        channel.stderr.resume();
+      });
+    } catch (err) {
+      done((err as Error).message);
+    }
+  });
 }
 
 const HOST_KEY_ALGORITHMS: readonly string[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];

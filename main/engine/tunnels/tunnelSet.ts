@@ -95,7 +95,7 @@ export class TunnelSet {
     const tunnel = this.tunnels.get(name);
     if (!tunnel) throw new Error(`tunnel ${name} is not open`);
     return {
-      via: name,
+      via: `tunnel ${name}`,
       reach: async (host, port) => ({ host: '127.0.0.1', port: await tunnel.forward(host, port) }),
     };
   }

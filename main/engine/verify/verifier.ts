@@ -9,16 +9,16 @@ import { payloadType } from '../keys/keyTypes.js';
 import type { LoadedJob } from '../job/loadJob.js';
 import type { RedisConnection } from '../resp/connection.js';
 import { ReplyError, replyArray, replyText, type Reply } from '../resp/reply.js';
-import { openEndpoints, refuseUnsupported } from '../run/openEndpoints.js';
+import { openEndpoints, refuseUnsupported, type EndpointPaths } from '../run/openEndpoints.js';
 import { TunnelSet, tunnelOptions, type TunnelChoices } from '../tunnels/tunnelSet.js';
-import { runLimited, SKIP_JOURNAL_FILE } from '../run/migration.js';
+import { runLimited } from '../run/runLimited.js';
 import { listShards, memoryUsageAllowed, type Shard } from '../run/sourceCopy.js';
 import type { SizeCheck } from '../readers/scanReader.js';
 import { isBig, measureKey } from '../bigkeys/bigKeyProbe.js';
 import { compareBigKey } from '../bigkeys/chunkedCompare.js';
 import type { KeyType } from '../keys/keyTypes.js';
 import { targetDbMapping } from '../run/dbMapping.js';
-import { ConflictJournal } from '../writers/conflictJournal.js';
+import { ConflictJournal, SKIP_JOURNAL_FILE } from '../writers/conflictJournal.js';
 import { describeDifference, valuesEqual } from '../values/logicalValue.js';
 import { readValue } from '../values/readValue.js';
 
@@ -31,6 +31,8 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** SSH tunnels: host-key acceptance and files (see RunOptions). */
   tunnels?: TunnelChoices;
+  /** Tunnels and staging copies already open (a run verifying its staging copies); else tunnels are opened here. */
+  paths?: EndpointPaths;
 }
 
 export interface Difference {
@@ -71,10 +73,17 @@ export async function verifyJob(loaded: LoadedJob, opts: VerifyOptions, bus: Eve
   const { job } = loaded;
   refuseUnsupported(job);
   const startedAt = Date.now();
-  const tunnels = await TunnelSet.forJob(job, tunnelOptions(opts.tunnels, bus));
+  // Tunnels are opened here unless the caller lends its own (then it closes them).
+  const tunnels = opts.paths ? null : await TunnelSet.forJob(job, tunnelOptions(opts.tunnels, bus));
+  const paths = opts.paths ?? { tunnels };
+  if (!paths.staging) {
+    for (const s of job.sources.filter((s) => s.stage === 'replica')) {
+      bus.emit({ type: 'warning', source: s.name, message: `source ${s.name} is staged (stage: replica), but ferry verify compares with the live server, which has moved on since the run's frozen copy; ferry run already verified against that copy`, at: Date.now() });
+    }
+  }
   let opened;
   try {
-    opened = await openEndpoints(job, tunnels ?? undefined);
+    opened = await openEndpoints(job, paths);
   } catch (err) {
     tunnels?.close();
     throw err;

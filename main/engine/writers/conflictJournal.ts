@@ -4,6 +4,9 @@ import fs from 'node:fs';
  * Records every key that `onConflict: skip` left alone on the target (one JSON line each), so the
  * engineer can see them and verify can tell "kept by policy" from "differs".
  */
+/** The journal's file name in a job's state directory. */
+export const SKIP_JOURNAL_FILE = 'skipped-keys.ndjson';
+
 export class ConflictJournal {
   private readonly stream: fs.WriteStream;
 
