@@ -10,6 +10,8 @@ export class ProgressView {
   private readonly latest = new Map<string, EngineEventOf<'progress'>>();
   private readonly verifying = new Map<string, EngineEventOf<'verify-progress'>>();
   private readonly stages = new Map<string, string>();
+  /** Staging replicas still syncing, by `source node`. */
+  private readonly staging = new Map<string, EngineEventOf<'staging'>>();
   private drawnLines = 0;
   private lastPlainLine = 0;
   private lastDraw = 0;
@@ -65,8 +67,32 @@ export class ProgressView {
       case 'verify-finished':
         if (this.tty) this.draw(true);
         break;
+      case 'tunnel':
+        // Connection attempts while down are noise; the down line already says why.
+        if (event.state === 'up') this.line(`tunnel ${event.tunnel}: up${event.attempt > 0 ? ` again (attempt ${event.attempt})` : ''}`);
+        else if (event.state === 'down') this.line(`tunnel ${event.tunnel}: down: ${event.message ?? 'connection lost'}`);
+        break;
+      case 'staging':
+        this.handleStaging(event);
+        break;
       default:
         break;
+    }
+  }
+
+  private handleStaging(event: EngineEventOf<'staging'>): void {
+    const key = `${event.source} ${event.node}`;
+    const syncing = event.state === 'starting' || event.state === 'syncing' || event.state === 'loading';
+    if (syncing) this.staging.set(key, event);
+    else this.staging.delete(key);
+    if (!syncing && event.state !== 'stopped') {
+      this.line(`staging ${event.source} ${event.node}: ${event.state === 'detached' ? 'detached: a frozen copy to read from' : event.state}${event.message ? ` (${event.message})` : ''}`);
+    } else if (event.state === 'starting') {
+      this.line(`staging ${event.source} ${event.node}: starting a local replica`);
+    } else if (this.tty) this.draw(false);
+    else if (syncing && Date.now() - this.lastPlainLine > 5000) {
+      this.lastPlainLine = Date.now();
+      this.line(describeStaging(event));
     }
   }
 
@@ -92,7 +118,8 @@ export class ProgressView {
     if (!force && Date.now() - this.lastDraw < 100) return;
     this.lastDraw = Date.now();
     this.clear();
-    const rows = [...this.latest.values()].map((p) => bar(p, this.stages.get(p.source)));
+    const rows = [...this.staging.values()].map(describeStaging);
+    rows.push(...[...this.latest.values()].map((p) => bar(p, this.stages.get(p.source))));
     rows.push(...[...this.verifying.values()].map(verifyBar));
     if (rows.length) this.out.write(`${rows.join('\n')}\n`);
     this.drawnLines = rows.length;
@@ -117,6 +144,12 @@ function verifyBar(p: EngineEventOf<'verify-progress'>): string {
 
 function describeVerify(p: EngineEventOf<'verify-progress'>): string {
   return `verifying ${p.source}: ${formatCount(p.compared)}/${formatCount(p.total)} keys, ${formatCount(p.differences)} differ`;
+}
+
+function describeStaging(e: EngineEventOf<'staging'>): string {
+  const of = e.totalBytes ? ` of ${formatBytes(e.totalBytes)} (${((100 * e.receivedBytes) / e.totalBytes).toFixed(0)}%)` : '';
+  const what = e.state === 'loading' ? 'loading' : e.state === 'starting' ? 'starting' : `${formatBytes(e.receivedBytes)}${of} received`;
+  return `staging ${e.source} ${e.node}: ${what}${e.message && e.state !== 'starting' ? ` (${e.message})` : ''}`;
 }
 
 function describeProgress(p: EngineEventOf<'progress'>): string {

@@ -30,6 +30,9 @@ export function formatRunSummary(result: RunResult, elapsedMs: number): string {
     ...body.map(line),
     '',
     `${result.outcome === 'done' ? 'Done' : result.outcome === 'stopped' ? 'Stopped' : 'Failed'} in ${(elapsedMs / 1000).toFixed(1)} s (${formatCount(rate)} keys/s).`,
+    ...(result.verified
+      ? [`Verified against the staging copies before removing them: ${formatCount(result.verified.compared)} keys compared, ${formatCount(result.verified.differences)} differ.`]
+      : []),
     ...(result.message ? [result.message] : []),
   ].join('\n');
 }

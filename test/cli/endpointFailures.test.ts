@@ -208,21 +208,13 @@ describe('endpoints that cannot be used', () => {
     expect(await target.cli('DBSIZE')).toBe('0');
   });
 
-  it('(g) via a tunnel, an rdb source, a staging replica, a target via: exit 2, not supported yet', async () => {
+  it('(g) an rdb source, a staged TLS source: exit 2, not supported yet', async () => {
     const target = `url: "redis://127.0.0.1:1"`;
     const cases = [
-      {
-        yaml: `name: g1\ntunnels:\n  idc: { host: 127.0.0.1 }\nsources:\n  - { name: s, url: "redis://127.0.0.1:1", via: idc }\ntarget: { ${target} }\n`,
-        says: ['sources[0].via', 'not supported yet'],
-      },
       { yaml: `name: g2\nsources:\n  - { name: s, rdb: ./dump.rdb }\ntarget: { ${target} }\n`, says: ['sources[0].rdb', 'not supported yet'] },
       {
-        yaml: `name: g3\nsources:\n  - { name: s, url: "redis://127.0.0.1:1", stage: replica }\ntarget: { ${target} }\n`,
-        says: ['sources[0].stage', 'not supported yet'],
-      },
-      {
-        yaml: `name: g4\ntunnels:\n  aws: { host: 127.0.0.1 }\nsources:\n  - { name: s, url: "redis://127.0.0.1:1" }\ntarget: { ${target}, via: aws }\n`,
-        says: ['target.via', 'not supported yet'],
+        yaml: `name: g3\nsources:\n  - { name: s, url: "rediss://127.0.0.1:1", stage: replica }\ntarget: { ${target} }\n`,
+        says: ['sources[0].stage', 'not supported yet', 'stage: direct'],
       },
     ];
     const runs = await inBatches(

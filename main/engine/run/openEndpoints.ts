@@ -22,6 +22,8 @@ export function unsupportedProblems(job: Job): string[] {
   const problems: string[] = [];
   job.sources.forEach((s, i) => {
     if (s.rdb !== undefined) problems.push(`sources[${i}].rdb: RDB files as sources are not supported yet; give a url`);
+    // A local replica would need tls-replication and the source's certificates.
+    if (s.stage === 'replica' && s.url?.startsWith('rediss://')) problems.push(`sources[${i}].stage: staging a TLS (rediss://) source is not supported yet; use stage: direct`);
   });
   return problems;
 }

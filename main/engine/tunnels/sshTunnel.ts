@@ -1,6 +1,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import { Client, utils, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import ssh2, { type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+
+// ssh2 is CommonJS: its named exports are not visible to Node's ESM loader, only its default.
+const { Client, utils } = ssh2;
+type Client = InstanceType<typeof Client>;
 import type { EngineEventOf } from '../../../shared/events.js';
 import { describeVerdict, type KnownHosts } from './knownHosts.js';
 
