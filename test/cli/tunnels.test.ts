@@ -114,4 +114,26 @@ describe('staging on the command line', () => {
       await locked.stop();
     }
   });
+
+  it('ferry plan names what would stop staging: a source refusing SYNC, a local redis-server too old', async () => {
+    const locked = await startRedis({ args: ['--rename-command', 'SYNC', '', '--rename-command', 'PSYNC', ''] });
+    const fake = path.join(work, 'old-redis-server');
+    fs.writeFileSync(fake, '#!/bin/sh\necho "Redis server v=2.8.24 sha=00000000:0 malloc=libc bits=64 build=0"\n');
+    fs.chmodSync(fake, 0o755);
+    try {
+      await locked.cli('SET', 'k', 'v');
+      const file = writeJob(
+        path.join(work, 'plan-staged'),
+        ['name: plan-staged', 'sources:', `  - { name: managed, url: "${locked.url}", stage: replica }`, `target: { url: "${target.url}" }`, `options: { redisServer: "${fake}" }`].join('\n'),
+      );
+      const r = await ferry(['plan', file]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      // The summary wraps long verdicts: compare with the line breaks folded.
+      const text = r.stdout.replace(/\s+/g, ' ');
+      expect(text).toMatch(/BLOCKER staging source managed refuses SYNC and PSYNC, so stage: replica cannot sync a copy of it; set stage: direct/);
+      expect(text).toMatch(/BLOCKER staging source managed \(127\.0\.0\.1:\d+\) runs Redis 7\.\d+\.\d+ but the local redis-server \(\S+\) is 2\.8\.24/);
+    } finally {
+      await locked.stop();
+    }
+  });
 });

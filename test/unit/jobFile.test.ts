@@ -104,6 +104,7 @@ describe('loadJobFile', () => {
       maxBytesPerSec: 0,
       acceptLoss: [],
       parallel: { sources: 4, staging: 4 },
+      keepStaging: false,
     });
   });
 
@@ -154,6 +155,7 @@ describe('parseJobText', () => {
       maxBytesPerSec: 0,
       acceptLoss: [],
       parallel: { sources: 4, staging: 4 },
+      keepStaging: false,
     });
   });
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { BigKey, CollisionGroup, DbAnalysis, EndpointFacts, PlanDocument, SourceAnalysis, Verdict } from '../../../shared/plan.js';
 import type { Job } from '../../../shared/job.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
@@ -17,6 +18,8 @@ import { KeyHashes, sharedHashes } from './keyHashes.js';
 import { measureReadRate } from './readRate.js';
 import { probeEndpoint } from './probeEndpoint.js';
 import { TunnelSet, type TunnelChoices } from '../tunnels/tunnelSet.js';
+import { redisServerBinary } from '../sandbox/redisProcess.js';
+import { checkStagingFits, redisServerVersion } from '../staging/stagingFit.js';
 import { restoreStallMs } from './restoreStall.js';
 import { PrefixTree } from './prefixTree.js';
 import { DbTotals, ShardAnalyzer } from './shardAnalyzer.js';
@@ -27,6 +30,8 @@ export interface PlanOptions {
   sample: number | null;
   /** SSH tunnels: host-key acceptance and files (see RunOptions). */
   tunnels?: TunnelChoices;
+  /** The job's state directory, where a run's staging replicas would live (for the disk check). */
+  stateDir?: string;
 }
 
 const SAMPLES_PER_GROUP = 10;
@@ -143,7 +148,8 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
     const totalBytes = sources.reduce((n, s) => n + s.bytes, 0);
     const estimatedMs = estimateTotalMs(sources);
     const capacity = capacityOf(targetProbe.facts, totalBytes, slotBytes, target);
-    const staging = stagingOf(job, sourceProbes.map((p) => p.facts));
+    const staging = stagingOf(job, sourceProbes.map((p) => p.facts), opts.stateDir);
+    verdicts.push(...stagingFitVerdicts(job, sourceProbes.map((p) => p.facts), opts.stateDir));
     const plan: PlanDocument = {
       version: 1,
       job: job.name,
@@ -249,18 +255,52 @@ function capacityOf(target: EndpointFacts, planned: number, slotBytes: Float64Ar
   return { targetUsed: target.usedMemory, planned, maxmemory: target.maxmemory, perNode };
 }
 
-function stagingOf(job: Job, facts: EndpointFacts[]): PlanDocument['staging'] {
-  const dir = os.tmpdir();
-  let freeBytes: number | null = null;
-  try {
-    const stat = fs.statfsSync(dir);
-    freeBytes = stat.bavail * stat.bsize;
-  } catch {
-    freeBytes = null;
-  }
+/** Where staging replicas will live: under the job's state directory, as a run puts them. */
+function stagingDir(stateDir: string | undefined): string {
+  return path.join(stateDir ?? os.tmpdir(), 'staging');
+}
+
+function stagingOf(job: Job, facts: EndpointFacts[], stateDir: string | undefined): PlanDocument['staging'] {
+  const dir = stagingDir(stateDir);
+  const freeBytes = freeDiskBytes(dir);
   return job.sources
     .filter((s) => s.stage === 'replica')
     .map((s) => ({ source: s.name, bytesNeeded: facts.find((f) => f.name === s.name)?.usedMemory ?? 0, freeBytes, dir }));
+}
+
+/** Free space of the filesystem that holds `dir` (or its nearest existing parent). */
+function freeDiskBytes(dir: string): number | null {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      const stat = fs.statfsSync(d);
+      return stat.bavail * stat.bsize;
+    } catch {
+      if (path.dirname(d) === d) return null;
+    }
+  }
+}
+
+/** The checks a run makes before each staging replica starts (version, RAM, disk), made now. */
+function stagingFitVerdicts(job: Job, facts: EndpointFacts[], stateDir: string | undefined): Verdict[] {
+  const staged = job.sources.filter((s) => s.stage === 'replica');
+  if (staged.length === 0) return [];
+  let binary: string;
+  let binaryVersion: string;
+  try {
+    binary = redisServerBinary(job.options.redisServer);
+    binaryVersion = redisServerVersion(binary);
+  } catch (err) {
+    return [{ level: 'blocker', topic: 'staging', message: `stage: replica needs a local redis-server: ${(err as Error).message}` }];
+  }
+  const dir = stagingDir(stateDir);
+  const verdicts: Verdict[] = [];
+  for (const s of staged) {
+    const f = facts.find((x) => x.name === s.name);
+    if (!f?.reachable || !f.version) continue;
+    const problems = checkStagingFits({ source: s.name, node: f.address, sourceVersion: f.version, sourceUsedMemory: f.usedMemory ?? 0, binary, binaryVersion, dir, freeDiskBytes: freeDiskBytes(dir) ?? undefined });
+    verdicts.push(...problems.map((message): Verdict => ({ level: 'blocker', topic: 'staging', message })));
+  }
+  return verdicts;
 }
 
 const LEVEL_ORDER = { blocker: 0, warn: 1, ok: 2 } as const;
