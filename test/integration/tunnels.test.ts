@@ -304,6 +304,44 @@ describe('a dropped tunnel', () => {
   }, 60_000);
 });
 
+describe('a network that goes quiet', () => {
+  it('keepalives notice a frozen sshd (no reset), the tunnel comes back when it wakes, and the run completes', async () => {
+    await target.cli('-n', '3', 'FLUSHDB');
+    const many = 30_000;
+    const conn = await connectTo(source.port, 3);
+    for (let i = 0; i < many; i += 5000) await sendAll(conn, Array.from({ length: 5000 }, (_, n) => ['SET', `quiet:${i + n}`, `v${i + n}`]));
+    conn.close();
+    const j = jobFromYaml(
+      [
+        'name: quiet',
+        'tunnels:',
+        tunnelYaml('idc', { host: '127.0.0.1', port: bastion.port, user: 'root', identityFile: key.privateKeyPath, knownHosts, keepaliveMs: 300 }),
+        'sources:',
+        `  - { name: legacy, url: "${source.url}/3", via: idc }`,
+        `target: { url: "${target.url}/3" }`,
+        'options: { maxKeysPerSec: 10000 }',
+      ].join('\n'),
+    );
+    const running = migrate(j, false, { tunnels: choices(), checkpointEveryMs: 200 });
+    await waitFor(async () => Number(await target.cli('-n', '3', 'DBSIZE')) > 5000);
+    bastion.freeze();
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+    } finally {
+      bastion.thaw();
+    }
+    const run = await running;
+    expect(run.message).toBeUndefined();
+    expect(run.outcome).toBe('done');
+    const down = run.events.find((e) => e.type === 'tunnel' && e.state === 'down');
+    expect(down && down.type === 'tunnel' ? down.message : '').toMatch(/keepalive/i);
+    expect(Number(await target.cli('-n', '3', 'DBSIZE'))).toBe(many);
+    const check = await verify(j, 1000, { tunnels: choices() });
+    expect(check.compared).toBe(many);
+    expect(totalDifferences(check)).toBe(0);
+  }, 90_000);
+});
+
 function fingerprint(pubFile: string): string {
   return execFileSync('ssh-keygen', ['-lf', pubFile, '-E', 'sha256'], { encoding: 'utf8' }).split(' ')[1]!;
 }

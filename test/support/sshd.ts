@@ -23,6 +23,13 @@ export interface Sshd {
   knownHostsLine(): string;
   /** Kills the server and every connection it is serving, and waits; removes nothing. */
   stop(): Promise<void>;
+  /**
+   * Stops (SIGSTOP) the server and every connection it serves, as a vanished network would: no
+   * reset is sent, connections just go quiet. New TCP connections still queue in the kernel.
+   */
+  freeze(): void;
+  /** Lets a frozen server and its connections go on (SIGCONT). */
+  thaw(): void;
   /** Starts it again on the same port, with the same host key and config. */
   restart(): Promise<void>;
   /** stop() and remove `dir`. */
@@ -125,10 +132,18 @@ export async function startSshd(opts: { authorizedKeys?: KeyPair[]; passwordAuth
     fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+  let frozen: number[] = [];
   return {
     port,
     dir,
     hostKey,
+    freeze: () => {
+      if (child?.pid) frozen = stopTree(child.pid);
+    },
+    thaw: () => {
+      for (const pid of frozen) signal(pid, 'SIGCONT');
+      frozen = [];
+    },
     knownHostsLine: () => {
       const [type, blob] = hostKey.publicKeyLine.split(/\s+/);
       return `[127.0.0.1]:${port} ${type} ${blob}`;
@@ -234,6 +249,11 @@ function readsBanner(port: number): Promise<boolean> {
  * stopped first, top-down, so nothing forks or gets re-parented to init while we collect.
  */
 function killTree(root: number): void {
+  for (const pid of stopTree(root)) signal(pid, 'SIGKILL');
+}
+
+/** SIGSTOPs `root` and all its descendants, top-down; returns their pids. */
+function stopTree(root: number): number[] {
   const tree = new Set<number>();
   let found = [root];
   while (found.length > 0) {
@@ -244,7 +264,7 @@ function killTree(root: number): void {
     const children = childrenByParent();
     found = [...tree].flatMap((pid) => children.get(pid) ?? []).filter((pid) => !tree.has(pid));
   }
-  for (const pid of tree) signal(pid, 'SIGKILL');
+  return [...tree];
 }
 
 function childrenByParent(): Map<number, number[]> {

@@ -188,11 +188,13 @@ export class SshTunnel {
     const waiters = this.waiters;
     this.waiters = [];
     waiters.forEach((w) => w.resolve(client));
-    client.on('error', () => undefined); // 'close' follows; the reason is not needed to reconnect
+    let reason = '';
+    client.on('error', (err: Error) => (reason = err.message)); // 'close' follows
     client.once('close', () => {
       if (this.client !== client || this.state === 'closed') return;
       this.client = null;
-      this.setState('down', 'the SSH connection dropped');
+      // A network that vanished sends no reset: the keepalives notice (keepaliveMs x 3).
+      this.setState('down', `the SSH connection dropped${reason ? ` (${reason})` : ''}`);
       this.scheduleReconnect();
     });
   }
