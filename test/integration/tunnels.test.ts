@@ -9,7 +9,8 @@ import { Endpoint } from '../../main/engine/endpoints/endpoint.js';
 import { TunnelSet, type TunnelChoices } from '../../main/engine/tunnels/tunnelSet.js';
 import { connectTo, everyTypeCommands, EVERY_TYPE_KEYS, sendAll, BINARY_KEY, BINARY_VALUE } from '../support/dataset.js';
 import { jobFromYaml, migrate, totalDifferences, verify } from '../support/engineRun.js';
-import { startCluster, startRedis, type RedisCluster, type RedisServer } from '../support/redisServers.js';
+import { freePort, startCluster, startRedis, type RedisCluster, type RedisServer } from '../support/redisServers.js';
+import { makeCertificates } from '../support/certificates.js';
 import { makeKeyPair, SSH_PASSWORD_USER, startSshAgent, startSshd, type KeyPair, type Sshd } from '../support/sshd.js';
 
 let dir: string;
@@ -256,6 +257,28 @@ describe('clusters behind tunnels', () => {
     const check = await verify(j, 1000, { tunnels: choices() });
     expect(check.compared).toBe(3000);
     expect(totalDifferences(check)).toBe(0);
+  });
+});
+
+describe('TLS behind a tunnel', () => {
+  it('checks the certificate against the host in the URL, not the local forward', async () => {
+    // The certificate names only "localhost": a check against the forward's 127.0.0.1 would fail.
+    const certDir = fs.mkdtempSync(path.join(dir, 'tls-'));
+    const certs = makeCertificates(certDir, 'DNS:localhost');
+    const tlsPort = await freePort();
+    const tlsTarget = await startRedis({ args: ['--tls-port', String(tlsPort), '--tls-cert-file', certs.cert, '--tls-key-file', certs.key, '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', 'no'] });
+    try {
+      const tunnel = tunnelYaml('cloud', { host: '127.0.0.1', port: inner.port, user: 'root', identityFile: key.privateKeyPath, knownHosts });
+      const jobFor = (host: string) =>
+        jobFromYaml(['name: tls-tunnel', 'tunnels:', tunnel, 'sources:', `  - { name: legacy, url: "${source.url}" }`, `target: { url: "rediss://${host}:${tlsPort}?ca=${certs.ca}", via: cloud }`].join('\n'));
+      const run = await migrate(jobFor('localhost'), false, { tunnels: choices() });
+      expect(run.message).toBeUndefined();
+      expect(run.counts.written).toBe(SOURCE_KEYS);
+      // The same server under a name its certificate does not hold is refused.
+      await expect(migrate(jobFor('127.0.0.1'), false, { tunnels: choices() })).rejects.toThrow(/target \(127\.0\.0\.1:\d+ via tunnel cloud\).*(altnames|certificate)/is);
+    } finally {
+      await tlsTarget.stop();
+    }
   });
 });
 
