@@ -102,7 +102,10 @@ export interface PlanCommandOptions {
 /** `ferry plan`: the dry run; writes the plan document as JSON / HTML, prints the summary. */
 export async function planCommand(loaded: LoadedJob, opts: PlanCommandOptions): Promise<number> {
   process.stderr.write(`Planning job ${loaded.job.name}${opts.sample ? ` (a sample of ${opts.sample} keys per source db)` : ''}: reading every endpoint, writing nothing...\n`);
-  const plan = await planJob(loaded, { sample: opts.sample, tunnels: opts.tunnels, stateDir: stateDirFor(loaded.job.name, loaded.path) });
+  // Staging syncs and tunnel changes can take a while: shown on stderr, the summary goes to stdout.
+  const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY));
+  const plan = await planJob(loaded, { sample: opts.sample, tunnels: opts.tunnels, stateDir: stateDirFor(loaded.job.name, loaded.path), onEvent: (e) => view.handle(e) });
+  view.finish();
   if (opts.jsonFile) writeFileAtomic(opts.jsonFile, `${JSON.stringify(plan, null, 2)}\n`);
   if (opts.htmlFile) writeFileAtomic(opts.htmlFile, renderPlanHtml(plan));
   process.stdout.write(`${formatPlanSummary(plan)}\n`);

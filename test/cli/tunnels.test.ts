@@ -1,5 +1,6 @@
 // The command line with SSH tunnels and staging replicas: host keys refused, then accepted with
 // the flag and remembered; plan through a tunnel; staging shown and refusals explained.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +100,14 @@ describe('staging on the command line', () => {
     expect(out).toMatch(/[Vv]erified/);
     expect(await target.cli('DBSIZE')).toBe('3');
     expect(fs.readdirSync(path.join(stateDir, 'staging', 'legacy'))).toEqual([]);
+
+    // The plan reads a staged source as the run does: from a copy synced for it, then removed.
+    const planned = await ferry(['plan', file]);
+    expect(planned.code, planned.stdout + planned.stderr).toBe(0);
+    expect(planned.stderr).toMatch(/staging legacy 127\.0\.0\.1:\d+: detached/);
+    expect(planned.stdout.replace(/\s+/g, ' ')).toMatch(/OK staging staging replicas of legacy synced and detached in/);
+    expect(planned.stdout).toMatch(/db0 -> db0 +3 keys/);
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain('plan-staging');
   });
 
   it('a source that refuses SYNC: exit 1, the source named, stage: direct suggested, no stack trace', async () => {

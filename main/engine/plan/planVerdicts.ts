@@ -73,10 +73,6 @@ export function planVerdicts(job: Job, plan: Omit<PlanDocument, 'verdicts'>, typ
     add('ok', 'duration', `about ${formatDuration(plan.totals.estimatedMs)} for ${formatCount(plan.totals.keys)} keys (${formatBytes(plan.totals.bytes)}), from a read sample of each source; the target is assumed to keep up`);
   }
   for (const s of plan.staging) {
-    const facts = plan.endpoints.find((e) => e.role === 'source' && e.name === s.source);
-    if (facts?.commands.SYNC === 'refused' && facts.commands.PSYNC === 'refused') {
-      add('blocker', 'staging', `source ${s.source} refuses SYNC and PSYNC, so stage: replica cannot sync a copy of it; set stage: direct for this source (Ferry then reads it by SCAN + DUMP)`);
-    }
     const fits = s.freeBytes === null || s.freeBytes > s.bytesNeeded * 2;
     add(fits ? 'ok' : 'warn', 'staging', `staging ${s.source} needs about ${formatBytes(s.bytesNeeded)} (an RDB copy and the replica's memory) in ${s.dir}; ${s.freeBytes === null ? 'free space unknown' : `${formatBytes(s.freeBytes)} free`}`);
   }

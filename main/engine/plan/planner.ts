@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BigKey, CollisionGroup, DbAnalysis, EndpointFacts, PlanDocument, SourceAnalysis, Verdict } from '../../../shared/plan.js';
 import type { Job } from '../../../shared/job.js';
-import type { Endpoint } from '../endpoints/endpoint.js';
+import { Endpoint } from '../endpoints/endpoint.js';
 import { KeyFilter } from '../filters/keyFilter.js';
 import type { LoadedJob } from '../job/loadJob.js';
 import { SLOTS } from '../keys/hashSlot.js';
@@ -20,6 +20,9 @@ import { probeEndpoint } from './probeEndpoint.js';
 import { TunnelSet, type TunnelChoices } from '../tunnels/tunnelSet.js';
 import { redisServerBinary } from '../sandbox/redisProcess.js';
 import { checkStagingFits, redisServerVersion } from '../staging/stagingFit.js';
+import { StagingSet } from '../staging/stagingSet.js';
+import { formatDuration } from '../../../shared/format.js';
+import type { EngineEvent } from '../../../shared/events.js';
 import { restoreStallMs } from './restoreStall.js';
 import { PrefixTree } from './prefixTree.js';
 import { DbTotals, ShardAnalyzer } from './shardAnalyzer.js';
@@ -30,8 +33,10 @@ export interface PlanOptions {
   sample: number | null;
   /** SSH tunnels: host-key acceptance and files (see RunOptions). */
   tunnels?: TunnelChoices;
-  /** The job's state directory, where a run's staging replicas would live (for the disk check). */
+  /** The job's state directory: staging replicas for the plan go under it (and the run's, for the disk check). */
   stateDir?: string;
+  /** Staging progress, tunnel states and warnings while the plan runs. */
+  onEvent?: (event: EngineEvent) => void;
 }
 
 const SAMPLES_PER_GROUP = 10;
@@ -45,7 +50,11 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
   const { job } = loaded;
   const verdicts: Verdict[] = unsupportedProblems(job).map((message) => ({ level: 'blocker', topic: 'job', message }));
   // A tunnel that cannot open stops the plan: everything behind it is unknown. Its message says why.
-  const tunnels = await TunnelSet.forJob(job, opts.tunnels);
+  const tunnels = await TunnelSet.forJob(job, {
+    ...opts.tunnels,
+    onEvent: opts.onEvent,
+    onWarning: (message) => opts.onEvent?.({ type: 'warning', message, at: Date.now() }),
+  });
   const route = (via: string | undefined) => (via && tunnels ? tunnels.route(via) : undefined);
   const probes = await Promise.all([
     probeEndpoint({ role: 'target', name: 'target', url: job.target.url, cluster: job.target.cluster, route: route(job.target.via) }),
@@ -53,6 +62,10 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
   ]);
   const [targetProbe, ...sourceProbes] = probes;
   const target = targetProbe.endpoint;
+  // Staged sources are analysed as the run reads them: from a staging copy, synced once for the plan.
+  const blocked = stagingBlockers(job, sourceProbes.map((p) => p.facts), opts.stateDir);
+  verdicts.push(...[...blocked.values()].flat());
+  const staged = await stageForPlan(job, sourceProbes, blocked, tunnels, opts, verdicts);
   const filter = new KeyFilter(job.options);
   const sources: SourceAnalysis[] = [];
   const bigKeys: BigKey[] = [];
@@ -68,8 +81,8 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
       sourceProbes.filter((p) => p.endpoint),
       job.options.parallel.sources,
       async ({ facts, endpoint }) => {
-        const source = endpoint!;
         const name = facts.name;
+        const source = staged.endpoints.get(name) ?? endpoint!;
         const memoryUsage = facts.commands.MEMORY !== 'refused' && atLeastFour(facts.version);
         const shards = await listShards(source);
         if (!source.isCluster) await source.useDbs(shards.map((s) => s.db));
@@ -149,7 +162,6 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
     const estimatedMs = estimateTotalMs(sources);
     const capacity = capacityOf(targetProbe.facts, totalBytes, slotBytes, target);
     const staging = stagingOf(job, sourceProbes.map((p) => p.facts), opts.stateDir);
-    verdicts.push(...stagingFitVerdicts(job, sourceProbes.map((p) => p.facts), opts.stateDir));
     const plan: PlanDocument = {
       version: 1,
       job: job.name,
@@ -170,6 +182,8 @@ export async function planJob(loaded: LoadedJob, opts: PlanOptions): Promise<Pla
     return plan;
   } finally {
     for (const p of probes) p.endpoint?.close();
+    for (const e of staged.endpoints.values()) e.close();
+    await staged.set?.stop(false);
     tunnels?.close();
   }
 }
@@ -280,27 +294,76 @@ function freeDiskBytes(dir: string): number | null {
   }
 }
 
-/** The checks a run makes before each staging replica starts (version, RAM, disk), made now. */
-function stagingFitVerdicts(job: Job, facts: EndpointFacts[], stateDir: string | undefined): Verdict[] {
+/**
+ * Per staged source, what would stop its staging replica: SYNC and PSYNC refused, and the checks a
+ * run makes before each start (local redis-server version, RAM, disk).
+ */
+function stagingBlockers(job: Job, facts: EndpointFacts[], stateDir: string | undefined): Map<string, Verdict[]> {
+  const out = new Map<string, Verdict[]>();
   const staged = job.sources.filter((s) => s.stage === 'replica');
-  if (staged.length === 0) return [];
-  let binary: string;
-  let binaryVersion: string;
+  if (staged.length === 0) return out;
+  const blocker = (message: string): Verdict => ({ level: 'blocker', topic: 'staging', message });
+  let local: { binary: string; version: string } | string;
   try {
-    binary = redisServerBinary(job.options.redisServer);
-    binaryVersion = redisServerVersion(binary);
+    const binary = redisServerBinary(job.options.redisServer);
+    local = { binary, version: redisServerVersion(binary) };
   } catch (err) {
-    return [{ level: 'blocker', topic: 'staging', message: `stage: replica needs a local redis-server: ${(err as Error).message}` }];
+    local = `stage: replica needs a local redis-server: ${(err as Error).message}`;
   }
   const dir = stagingDir(stateDir);
-  const verdicts: Verdict[] = [];
   for (const s of staged) {
     const f = facts.find((x) => x.name === s.name);
     if (!f?.reachable || !f.version) continue;
-    const problems = checkStagingFits({ source: s.name, node: f.address, sourceVersion: f.version, sourceUsedMemory: f.usedMemory ?? 0, binary, binaryVersion, dir, freeDiskBytes: freeDiskBytes(dir) ?? undefined });
-    verdicts.push(...problems.map((message): Verdict => ({ level: 'blocker', topic: 'staging', message })));
+    const problems: Verdict[] = [];
+    if (f.commands.SYNC === 'refused' && f.commands.PSYNC === 'refused') {
+      problems.push(blocker(`source ${s.name} refuses SYNC and PSYNC, so stage: replica cannot sync a copy of it; set stage: direct for this source (Ferry then reads it by SCAN + DUMP)`));
+    }
+    if (typeof local === 'string') problems.push(blocker(local));
+    else {
+      const fits = checkStagingFits({ source: s.name, node: f.address, sourceVersion: f.version, sourceUsedMemory: f.usedMemory ?? 0, binary: local.binary, binaryVersion: local.version, dir, freeDiskBytes: freeDiskBytes(dir) ?? undefined });
+      problems.push(...fits.map(blocker));
+    }
+    if (problems.length) out.set(s.name, problems);
   }
-  return verdicts;
+  return out;
+}
+
+/**
+ * Syncs a staging copy of each staged source that nothing blocks, as the run will, and opens it for
+ * the analysis. The sync itself is part of the plan's truth: it works, and it takes this long.
+ */
+async function stageForPlan(
+  job: Job,
+  sourceProbes: Array<{ facts: EndpointFacts; endpoint: Endpoint | null }>,
+  blocked: Map<string, Verdict[]>,
+  tunnels: TunnelSet | null,
+  opts: PlanOptions,
+  verdicts: Verdict[],
+): Promise<{ set: StagingSet | null; endpoints: Map<string, Endpoint> }> {
+  const endpoints = new Map<string, Endpoint>();
+  const names = job.sources.filter((s) => s.stage === 'replica' && !blocked.has(s.name) && sourceProbes.some((p) => p.facts.name === s.name && p.endpoint)).map((s) => s.name);
+  if (names.length === 0) return { set: null, endpoints };
+  const started = Date.now();
+  let set: StagingSet;
+  try {
+    set = await StagingSet.start(job, { root: path.join(stateDirOrTmp(opts.stateDir), 'plan-staging'), only: names, tunnels, emit: opts.onEvent ?? (() => undefined) });
+  } catch (err) {
+    verdicts.push({ level: 'blocker', topic: 'staging', message: (err as Error).message });
+    return { set: null, endpoints };
+  }
+  verdicts.push({ level: 'ok', topic: 'staging', message: `staging replicas of ${names.join(', ')} synced and detached in ${formatDuration(Date.now() - started)} (${job.options.parallel.staging} at a time); the analysis below read those copies` });
+  try {
+    for (const s of job.sources.filter((x) => names.includes(x.name))) endpoints.set(s.name, await Endpoint.open(set.endpointSpec(s)!));
+  } catch (err) {
+    for (const e of endpoints.values()) e.close();
+    await set.stop(false);
+    throw err;
+  }
+  return { set, endpoints };
+}
+
+function stateDirOrTmp(stateDir: string | undefined): string {
+  return stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-plan-'));
 }
 
 const LEVEL_ORDER = { blocker: 0, warn: 1, ok: 2 } as const;

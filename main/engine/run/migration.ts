@@ -85,7 +85,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
   const tunnels = await TunnelSet.forJob(job, tunnelOptions(opts.tunnels, bus));
   let staging: StagingSet | null = null;
   try {
-    staging = await StagingSet.start(job, { stateDir: opts.stateDir, tunnels, emit: (e) => bus.emit(e), signal: opts.signal });
+    staging = await StagingSet.start(job, { root: path.join(opts.stateDir, 'staging'), tunnels, emit: (e) => bus.emit(e), signal: opts.signal });
   } catch (err) {
     tunnels?.close();
     throw err;

@@ -12,8 +12,10 @@ import { checkStagingFits, redisServerVersion } from './stagingFit.js';
 import { StagingError, StagingReplica } from './stagingReplica.js';
 
 export interface StagingSetOptions {
-  /** Staging directories go under `<stateDir>/staging/<source>/`. */
-  stateDir: string;
+  /** Staging directories go under `<root>/<source>/<node>/`. */
+  root: string;
+  /** Only these sources (by name); default every `stage: replica` source. */
+  only?: string[];
   tunnels: TunnelSet | null;
   emit: (event: EngineEvent) => void;
   signal?: AbortSignal;
@@ -46,7 +48,7 @@ export class StagingSet {
 
   static async start(job: Job, opts: StagingSetOptions): Promise<StagingSet> {
     const set = new StagingSet(new Map());
-    const toStage = StagingSet.sourcesToStage(job);
+    const toStage = StagingSet.sourcesToStage(job).filter((s) => !opts.only || opts.only.includes(s.name));
     if (toStage.length === 0) return set;
     const binary = redisServerBinary(job.options.redisServer);
     const binaryVersion = redisServerVersion(binary);
@@ -66,7 +68,7 @@ export class StagingSet {
             const nodeName = `${node.host.includes(':') ? `[${node.host}]` : node.host}:${node.port}`;
             tasks.push(async () => {
               opts.signal?.throwIfAborted();
-              const dir = path.join(opts.stateDir, 'staging', source.name, nodeName.replace(/[^\w.-]/g, '_'));
+              const dir = path.join(opts.root, source.name, nodeName.replace(/[^\w.-]/g, '_'));
               // Checked just before each start: replicas already running have taken their share.
               const problems = checkStagingFits({ source: source.name, node: nodeName, sourceVersion: live.facts.version, sourceUsedMemory: usedMemory, binary, binaryVersion, dir });
               if (problems.length > 0) throw new StagingError(problems.join('\n'), 'start');
