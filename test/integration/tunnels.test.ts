@@ -67,7 +67,7 @@ async function flushTarget(): Promise<void> {
 }
 
 /** Copies the source into the target through `via`, then verifies it through the same tunnels. */
-async function copyThrough(tunnels: string[], via: { source?: string; target?: string }, tunnelChoices = choices()) {
+async function copyThrough(tunnels: string[], via: { source?: string; target?: string }, tunnelChoices = choices(), options = '') {
   await flushTarget();
   const j = jobFromYaml(
     [
@@ -77,6 +77,7 @@ async function copyThrough(tunnels: string[], via: { source?: string; target?: s
       'sources:',
       `  - { name: legacy, url: "${source.url}"${via.source ? `, via: ${via.source}` : ''} }`,
       `target: { url: "${target.url}"${via.target ? `, via: ${via.target}` : ''} }`,
+      ...(options ? [`options: ${options}`] : []),
     ].join('\n'),
   );
   const run = await migrate(j, false, { tunnels: tunnelChoices });
@@ -124,6 +125,28 @@ describe('logging in', () => {
     expect(run.outcome).toBe('done');
     const bad = tunnelYaml('idc', { host: '127.0.0.1', port: bastion.port, user: SSH_PASSWORD_USER.name, password: 'wrong', knownHosts });
     await expect(copyThrough([bad], { source: 'idc' })).rejects.toThrow(/tunnel idc \(ferrytest@127\.0\.0\.1:\d+\): the SSH server refused the login of user ferrytest \(tried: password\)/);
+  });
+
+  it('an SSH port where nothing listens: connection refused, named with the tunnel', async () => {
+    const closed = await freePort();
+    await expect(copyThrough([tunnelYaml('idc', { host: '127.0.0.1', port: closed, user: 'root', identityFile: key.privateKeyPath, knownHosts })], { source: 'idc' })).rejects.toThrow(
+      new RegExp(`tunnel idc \\(root@127\\.0\\.0\\.1:${closed}\\): connection refused; is sshd running there, and is the port right\\?`),
+    );
+  });
+
+  it('a server that refuses a terminal still works, with a warning that small replies are slower', async () => {
+    const noTty = await startSshd({ authorizedKeys: [key], extraConfig: ['PermitTTY no'] });
+    try {
+      const known = path.join(dir, 'known_hosts_notty');
+      fs.writeFileSync(known, `${noTty.knownHostsLine()}\n`);
+      // Without the 16 MB key: its windows would each wait for sshd's delayed ACKs.
+      const { run, check } = await copyThrough([tunnelYaml('idc', { host: '127.0.0.1', port: noTty.port, user: 'root', identityFile: key.privateKeyPath, knownHosts: known })], { source: 'idc' }, choices(), '{ exclude: ["t:str:huge"] }');
+      expect(run.outcome).toBe('done');
+      expect(totalDifferences(check!)).toBe(0);
+      expect(run.events.some((e) => e.type === 'warning' && /refused a terminal session .*PermitTTY/.test(e.message))).toBe(true);
+    } finally {
+      await noTty.cleanup();
+    }
   });
 
   it('a destination the SSH server cannot reach is named with the tunnel', async () => {

@@ -74,7 +74,7 @@ export function ensurePasswordUser(): void {
   execFileSync('chpasswd', { input: `${name}:${password}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export async function startSshd(opts: { authorizedKeys?: KeyPair[]; passwordAuth?: boolean; port?: number; hostKey?: KeyPair } = {}): Promise<Sshd> {
+export async function startSshd(opts: { authorizedKeys?: KeyPair[]; passwordAuth?: boolean; port?: number; hostKey?: KeyPair; extraConfig?: string[] } = {}): Promise<Sshd> {
   if (opts.passwordAuth) ensurePasswordUser();
   // sshd refuses to start without its privilege-separation directory.
   fs.mkdirSync('/run/sshd', { recursive: true });
@@ -99,6 +99,7 @@ export async function startSshd(opts: { authorizedKeys?: KeyPair[]; passwordAuth
     'PrintMotd no',
     // Tests open many connections at once; the default 10:30:100 would drop some.
     'MaxStartups 200',
+    ...(opts.extraConfig ?? []),
   ];
   const config = path.join(dir, 'sshd_config');
 
