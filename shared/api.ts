@@ -13,6 +13,8 @@ import { EndpointFacts, PlanDocument } from './plan.js';
  */
 
 const JobText = z.object({ yaml: z.string().max(1_000_000) });
+/** Calls that may open SSH tunnels: a host key seen for the first time is accepted only when the user said so. */
+const HostKeys = { acceptNewHostKeys: z.boolean().default(false) };
 
 export const JobProblem = z.object({ path: z.string(), message: z.string() });
 
@@ -59,17 +61,17 @@ export const CALLS = {
   },
   /** Connects to one endpoint of the job (`target` or a source name) and reports its facts and round trip. */
   'endpoint.test': {
-    input: z.object({ yaml: z.string(), endpoint: z.string().min(1) }),
+    input: z.object({ yaml: z.string(), endpoint: z.string().min(1), ...HostKeys }),
     output: EndpointFacts,
   },
   /** The dry run. Progress (staging, tunnels) arrives as events of kind `plan`. */
   'plan.run': {
-    input: z.object({ yaml: z.string(), sample: z.int().positive().nullable() }),
+    input: z.object({ yaml: z.string(), sample: z.int().positive().nullable(), ...HostKeys }),
     output: PlanDocument,
   },
   /** Starts a migration and returns at once; its events arrive with `op` = runId. */
   'run.start': {
-    input: z.object({ yaml: z.string(), resume: z.boolean() }),
+    input: z.object({ yaml: z.string(), resume: z.boolean(), ...HostKeys }),
     output: z.object({ runId: z.string() }),
   },
   /** Resolves when the run ends (done, failed, stopped by pause or cancel). */
@@ -85,7 +87,7 @@ export const CALLS = {
   'run.cancel': { input: z.object({ runId: z.string() }), output: z.object({}) },
   /** Compares every selected key; progress arrives as events of kind `verify`. */
   'verify.run': {
-    input: z.object({ yaml: z.string(), ttlToleranceMs: z.number().min(0).default(1000) }),
+    input: z.object({ yaml: z.string(), ttlToleranceMs: z.number().min(0).default(1000), ...HostKeys }),
     output: VerifySummary,
   },
   /** Starts the built-in sandbox (local servers with realistic data) and returns a job for it. */
@@ -118,8 +120,12 @@ export type AppEvent = z.infer<typeof AppEvent>;
 /** A failed call as it crosses the boundary: never a stack trace, never a secret. */
 export const CallError = z.object({
   message: z.string(),
-  /** `bad-input` (fix the request or the job), `failed` (the operation failed), `cancelled`. */
-  code: z.enum(['bad-input', 'failed', 'cancelled']),
+  /**
+   * `bad-input` (fix the request or the job), `failed` (the operation failed), `cancelled`,
+   * `unknown-host-key` (an SSH host key seen for the first time: ask, then call again with
+   * `acceptNewHostKeys: true`).
+   */
+  code: z.enum(['bad-input', 'failed', 'cancelled', 'unknown-host-key']),
 });
 export type CallError = z.infer<typeof CallError>;
 

@@ -37,6 +37,8 @@ export class TunnelError extends Error {
     readonly tunnel: string,
     message: string,
     readonly permanent: boolean,
+    /** Set for a host key that is not known yet: the UI can offer to accept it. */
+    readonly unknownHostKey = false,
   ) {
     super(message);
     this.name = 'TunnelError';
@@ -231,6 +233,7 @@ export class SshTunnel {
     const sock = this.parent ? await this.parent.openStream(hop.host, hop.port) : undefined;
     const client = new Client();
     let hostKeyProblem: string | null = null;
+    let unknownKey = false;
     const config: ConnectConfig = {
       host: hop.host,
       port: hop.port,
@@ -252,6 +255,7 @@ export class SshTunnel {
           return true;
         }
         hostKeyProblem = describeVerdict(hop.name, hop.host, hop.port, verdict);
+        unknownKey = verdict.kind === 'unknown';
         return false;
       },
     };
@@ -278,8 +282,8 @@ export class SshTunnel {
           settle(null);
         });
       });
-      client.once('error', (err: Error & { level?: string }) => settle(this.explain(err, hostKeyProblem)));
-      client.once('close', () => settle(this.explain(new Error('connection closed during the SSH handshake'), hostKeyProblem)));
+      client.once('error', (err: Error & { level?: string }) => settle(this.explain(err, hostKeyProblem, unknownKey)));
+      client.once('close', () => settle(this.explain(new Error('connection closed during the SSH handshake'), hostKeyProblem, unknownKey)));
       try {
         client.connect(config);
       } catch (err) {
@@ -320,10 +324,10 @@ export class SshTunnel {
     return out;
   }
 
-  private explain(err: Error & { level?: string; code?: string }, hostKeyProblem: string | null): TunnelError {
+  private explain(err: Error & { level?: string; code?: string }, hostKeyProblem: string | null, unknownKey = false): TunnelError {
     const { hop } = this;
     const head = `tunnel ${hop.name} (${this.where})`;
-    if (hostKeyProblem) return new TunnelError(hop.name, hostKeyProblem, true);
+    if (hostKeyProblem) return new TunnelError(hop.name, hostKeyProblem, true, unknownKey);
     if (err instanceof TunnelError) return err;
     if (err.level === 'client-authentication') {
       const tried = [hop.identityFile && `key ${hop.identityFile}`, hop.agent && 'ssh-agent', hop.password !== undefined && 'password'].filter(Boolean).join(', ');

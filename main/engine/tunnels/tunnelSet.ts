@@ -77,10 +77,11 @@ export class TunnelSet {
       return p;
     };
     const results = await Promise.allSettled(used.map(openChain));
-    const failures = [...new Set(results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as Error).message))];
-    if (failures.length > 0) {
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
+    if (rejected.length > 0) {
       set.close();
-      throw new TunnelError(used.map((t) => t.hop.name).join(', '), failures.join('\n'), true);
+      const unknownHostKey = rejected.some((e) => e instanceof TunnelError && e.unknownHostKey);
+      throw new TunnelError(used.map((t) => t.hop.name).join(', '), [...new Set(rejected.map((e) => e.message))].join('\n'), true, unknownHostKey);
     }
     return set;
   }
