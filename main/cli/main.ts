@@ -1,3 +1,6 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -7,6 +10,8 @@ import { UnsupportedError } from '../engine/run/openEndpoints.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, planCommand, runCommand, verifyCommand } from './commands.js';
 import { runDemo } from './demo.js';
 import type { TunnelChoices } from '../engine/tunnels/tunnelSet.js';
+import { ensureRendererBuilt } from '../serve/rendererBuild.js';
+import { startServer } from '../serve/server.js';
 
 const USAGE = `Ferry moves Redis data between servers, data centers and clouds.
 
@@ -30,6 +35,13 @@ Usage:
   ferry demo [--keep] [--json]
       Start a local sandbox (3 legacy sources, a 3-node cluster target), migrate, verify.
       --keep       leave the sandbox servers running and print how to reach them
+  ferry serve [--port N] [--work-dir DIR]
+      The workbench in your browser: serves it on 127.0.0.1 only and prints its address, which
+      carries a one-time access token. Ctrl-C stops it (and any run it started; a paused run's
+      checkpoint stays). Secrets set in the workbench are kept in memory only.
+      --port N       listen on port N (default: a free port)
+      --work-dir DIR job state and the sandbox (default $FERRY_STATE_DIR/workbench,
+                     else ~/.local/state/ferry/workbench)
   ferry help
 
 Exit codes: 0 success, 1 failed or differences found, 2 bad input.
@@ -49,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdDemo(rest);
     case 'plan':
       return cmdPlan(rest);
+    case 'serve':
+      return cmdServe(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -117,6 +131,35 @@ async function cmdPlan(args: string[]): Promise<number> {
 async function cmdDemo(args: string[]): Promise<number> {
   const { values } = parse(args, { keep: { type: 'boolean' }, json: { type: 'boolean' } }, 0);
   return runDemo({ keep: Boolean(values.keep), json: Boolean(values.json) });
+}
+
+/** The repository root: two levels up from both main/cli/main.ts and the bundle out/cli/ferry.mjs. */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function cmdServe(args: string[]): Promise<number> {
+  const { values } = parse(args, { port: { type: 'string' }, 'work-dir': { type: 'string' } }, 0);
+  const given = values.port as string | undefined;
+  const port = given === undefined ? undefined : /^\d+$/.test(given.trim()) && Number(given) <= 65535 ? Number(given) : NaN;
+  if (Number.isNaN(port)) throw new UsageError(`--port must be a port number from 0 to 65535, got "${String(given)}"`);
+  const stateRoot = process.env.FERRY_STATE_DIR;
+  const workDir = path.resolve((values['work-dir'] as string | undefined) ?? (stateRoot ? path.join(stateRoot, 'workbench') : path.join(os.homedir(), '.local', 'state', 'ferry', 'workbench')));
+  const staticDir = await ensureRendererBuilt(ROOT);
+  const server = await startServer({ port, host: '127.0.0.1', staticDir, workDir });
+  await new Promise<void>((resolve) => process.stdout.write(`Ferry workbench: ${server.url}\n`, () => resolve()));
+  // First Ctrl-C stops cleanly (runs keep their checkpoints); a second one leaves at once.
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      process.once('SIGINT', () => process.exit(130));
+      process.stderr.write('\nStopping the workbench (runs stop after the keys in flight; Ctrl-C again to quit now)...\n');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return EXIT_OK;
 }
 
 function exitCodeFor(err: unknown): number {
