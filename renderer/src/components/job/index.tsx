@@ -1,0 +1,11 @@
+import { SourcesForm, TargetForm, TunnelsForm } from './EndpointForms.js';
+
+export function EndpointForms() {
+  return (
+    <>
+      <SourcesForm />
+      <TargetForm />
+      <TunnelsForm />
+    </>
+  );
+}

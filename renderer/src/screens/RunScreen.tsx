@@ -1,0 +1,17 @@
+import { LatencyCharts, RunControls, RunHeader, RunNotices, RunOutcomeView } from '../components/run/RunPanels.js';
+import { RunRows } from '../components/run/RunRows.js';
+
+export function RunScreen() {
+  return (
+    <section aria-label="Run">
+      <RunControls />
+      <RunHeader />
+      <RunOutcomeView />
+      <div className="panel">
+        <RunRows />
+      </div>
+      <LatencyCharts />
+      <RunNotices />
+    </section>
+  );
+}
