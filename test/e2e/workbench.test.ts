@@ -76,7 +76,10 @@ describe('the workbench in a browser', () => {
 
     // The Sandbox button starts local servers and fills the job.
     await byTestId('sandbox-button').click();
-    await expect.poll(async () => (await byTestId('job-yaml').inputValue()).includes('sources:'), { timeout: 120_000 }).toBe(true);
+    await expect.poll(async () => (await byTestId('job-yaml').inputValue()).includes('name: sandbox'), { timeout: 120_000 }).toBe(true);
+    // Built further by hand: a rate limit, so the run lasts long enough to watch (~8 s).
+    const yaml = await byTestId('job-yaml').inputValue();
+    await byTestId('job-yaml').fill(yaml.replace('  parallel: 3', '  parallel: 3\n  maxKeysPerSec: 15000'));
     await byTestId('job-validate').click();
     await expect.poll(async () => await byTestId('job-problems').getAttribute('data-count'), { timeout: 20_000 }).toBe('0');
     await byTestId('endpoint-test-target').click();
@@ -87,19 +90,25 @@ describe('the workbench in a browser', () => {
     await byTestId('nav-plan').click();
     await byTestId('plan-start').click();
     await byTestId('plan-verdicts').waitFor({ timeout: 120_000 });
+    await shot('03-plan-top');
+    await byTestId('plan-bigkeys').scrollIntoViewIfNeeded();
     await expect.poll(async () => await page.getByTestId('bigkey-row').count(), { timeout: 10_000 }).toBeGreaterThan(0);
     await shot('03-plan');
 
     // Run: every source row reaches 100 %, the latency chart keeps drawing seconds.
     await byTestId('nav-run').click();
     await byTestId('run-start').click();
-    await expect.poll(async () => Number(await byTestId('latency-chart').first().getAttribute('data-seconds')), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    const chartSeconds = async () => Number(await page.locator('[data-testid="latency-chart"][data-endpoint="target"]').getAttribute('data-seconds'));
+    await expect.poll(chartSeconds, { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
+    const firstSeconds = await chartSeconds();
     await shot('04-run-progress');
     await expect.poll(async () => await byTestId('run-outcome').getAttribute('data-outcome'), { timeout: 180_000 }).toBe('done');
     const rows = page.locator('[data-testid^="run-row-"]');
     const count = await rows.count();
     expect(count).toBe(3);
     for (let i = 0; i < count; i++) expect(await rows.nth(i).getAttribute('data-progress')).toBe('100');
+    // The chart went on drawing while the run went on (one point per second per endpoint).
+    await expect.poll(chartSeconds, { timeout: 30_000 }).toBeGreaterThan(firstSeconds);
     await shot('05-run-done');
 
     // Verify: nothing differs.
@@ -108,10 +117,12 @@ describe('the workbench in a browser', () => {
     await expect.poll(async () => await byTestId('verify-summary').getAttribute('data-differences'), { timeout: 180_000 }).toBe('0');
     await shot('06-verify');
 
-    // The light theme, on the plan screen.
+    // The other theme, on the plan screen.
+    const before = await page.locator('html').getAttribute('data-theme');
     await byTestId('theme-toggle').click();
+    await expect.poll(async () => await page.locator('html').getAttribute('data-theme')).not.toBe(before);
     await byTestId('nav-plan').click();
-    await shot('07-plan-light');
+    await shot(`07-plan-${await page.locator('html').getAttribute('data-theme')}`);
     expect(fs.readdirSync(SCREENSHOT_DIR).filter((f) => f.endsWith('.png')).length).toBeGreaterThanOrEqual(7);
   }, 600_000);
 });
