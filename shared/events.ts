@@ -90,6 +90,20 @@ export const WarningEvent = z.object({
   at: z.number(),
 });
 
+/** A big key being copied in windows: sent a few times a second per key, and when it completes. */
+export const BigKeyProgressEvent = z.object({
+  type: z.literal('big-key-progress'),
+  source: z.string(),
+  db: z.number(),
+  keyHex: z.string(),
+  keyType: z.string(),
+  /** Elements copied so far (bytes for a string), of `total`. */
+  done: z.number(),
+  total: z.number(),
+  unit: z.enum(['elements', 'bytes']),
+  at: z.number(),
+});
+
 /** An SSH tunnel changed state (main/engine/tunnels). `message` says why it went down. */
 export const TunnelEvent = z.object({
   type: z.literal('tunnel'),
@@ -215,6 +229,7 @@ export const EngineEvent = z.discriminatedUnion('type', [
   WarningEvent,
   RunFinishedEvent,
   LatencyEvent,
+  BigKeyProgressEvent,
   TunnelEvent,
   StagingEvent,
   VerifyProgressEvent,

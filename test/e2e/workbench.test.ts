@@ -107,6 +107,10 @@ describe('the workbench in a browser', () => {
     const count = await rows.count();
     expect(count).toBe(3);
     for (let i = 0; i < count; i++) expect(await rows.nth(i).getAttribute('data-progress')).toBe('100');
+    // The sandbox's three big keys went in windows, each shown to its end.
+    const bigKeyRows = page.getByTestId('bigkey-progress-row');
+    expect(await bigKeyRows.count()).toBe(3);
+    for (let i = 0; i < 3; i++) expect(await bigKeyRows.nth(i).getAttribute('data-progress')).toBe('100');
     // The chart went on drawing while the run went on (one point per second per endpoint).
     await expect.poll(chartSeconds, { timeout: 30_000 }).toBeGreaterThan(firstSeconds);
     await shot('05-run-done');

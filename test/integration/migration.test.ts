@@ -55,6 +55,11 @@ describe('standalone to standalone', () => {
     const warnings = run.events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message);
     expect(warnings).toEqual([expect.stringMatching(/key "str:huge" \(db 0, string, [\d.]+ MB\) is a big key/)]);
     expect(run.counts.chunked).toBe(1);
+    // Its progress was reported, in bytes, ending at the whole length.
+    const progress = run.events.filter((e) => e.type === 'big-key-progress');
+    expect(progress.length).toBeGreaterThan(0);
+    const last = progress.at(-1)!;
+    expect(last.type === 'big-key-progress' && [last.unit, last.done, last.total, Buffer.from(last.keyHex, 'hex').toString()]).toEqual(['bytes', HUGE_BYTES, HUGE_BYTES, 'str:huge']);
     expect(replyNumber(await tgt.call('DBSIZE'))).toBe(EVERY_TYPE_KEYS);
     // Checked with plain commands, independently of Ferry's verify.
     expect((await tgt.call('GET', BINARY_KEY)) as Buffer).toEqual(BINARY_VALUE);

@@ -187,6 +187,7 @@ async function copyOnce(
   const policy: WritePolicy = { onConflict: job.options.onConflict, keepTtl: job.options.ttl.keep, extendMs: job.options.ttl.extendMs };
   let failure: string | undefined;
   let bigKeys = 0;
+  const lastBigKeyEvent = new Map<string, number>();
   const copies: SourceCopy[] = [];
   const stopAll = () => copies.forEach((c) => c.stop());
   const fail = (err: Error | string) => {
@@ -216,6 +217,15 @@ async function copyOnce(
               (bigKeys === BIG_KEY_WARNINGS ? ' (further big keys are counted, not listed)' : ''),
             at: Date.now(),
           });
+        },
+        onBigKeyProgress: (entry, done, total) => {
+          // A few a second per key, and the last one: enough for a progress bar.
+          const now = Date.now();
+          const key = entry.key.toString('hex');
+          if (done < total && now - (lastBigKeyEvent.get(key) ?? 0) < 250) return;
+          lastBigKeyEvent.set(key, now);
+          if (done >= total) lastBigKeyEvent.delete(key);
+          bus.emit({ type: 'big-key-progress', source: name, db: entry.db, keyHex: key, keyType: entry.type, done, total, unit: entry.type === 'string' ? 'bytes' : 'elements', at: now });
         },
         onConflict: (entry, targetDb) =>
           fail(

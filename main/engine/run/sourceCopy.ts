@@ -45,6 +45,8 @@ export async function listShards(source: Endpoint): Promise<Shard[]> {
 export interface SourceCopyHooks {
   /** A key at or above `options.bigKey`, about to be copied in windows. */
   onBigKey(entry: BigKeyEntry): void;
+  /** A big key's windows so far: elements (bytes for a string) done of the total. */
+  onBigKeyProgress?(entry: BigKeyEntry, done: number, total: number): void;
   onSkipped(entry: SourceEntry | BigKeyEntry, targetDb: number): void;
   onConflict(entry: SourceEntry | BigKeyEntry, targetDb: number): void;
   onKeyError(db: number, key: Buffer, message: string): void;
@@ -100,6 +102,7 @@ export class SourceCopy {
       onKeyError: (entry, message) => this.hooks.onKeyError(entry.db, entry.key, message),
       onDone: (entry, settled) => entry.reader.finish(entry, settled),
       onFatal: this.hooks.onFatal,
+      onBigKeyProgress: this.hooks.onBigKeyProgress,
       pace: this.pace?.guard,
     });
     const sizeCheck: SizeCheck = { memoryUsage: await memoryUsageAllowed(this.source), bigKey: this.job.options.bigKey };

@@ -34,6 +34,8 @@ export interface RestoreWriterOptions {
   pace?: { factor: number };
   /** The target can take no more writes (connection lost, out of memory, read-only…). */
   onFatal(err: Error): void;
+  /** A big key's copy moved on: elements (bytes for a string) done of the total. */
+  onBigKeyProgress?(entry: BigKeyEntry, done: number, total: number): void;
 }
 
 /** Reply texts with which a server refuses a payload it cannot read (a newer RDB version). */
@@ -83,6 +85,7 @@ export class RestoreWriter {
         expireAt: expireAt > 0 ? expireAt + target.clockOffsetMs : 0,
         onConflict: policy.onConflict,
         pace: this.opts.pace,
+        onProgress: (done, total) => this.opts.onBigKeyProgress?.(entry, done, total),
       });
       if (outcome === 'vanished') {
         counts.vanished++;

@@ -1,4 +1,4 @@
-import { LatencyCharts, RunControls, RunHeader, RunNotices, RunOutcomeView } from '../components/run/RunPanels.js';
+import { BigKeyProgressPanel, LatencyCharts, RunControls, RunHeader, RunNotices, RunOutcomeView } from '../components/run/RunPanels.js';
 import { RunRows } from '../components/run/RunRows.js';
 
 export function RunScreen() {
@@ -10,6 +10,7 @@ export function RunScreen() {
       <div className="panel">
         <RunRows />
       </div>
+      <BigKeyProgressPanel />
       <LatencyCharts />
       <RunNotices />
     </section>

@@ -33,6 +33,17 @@ export const ev = {
     etaMs: scanned >= total ? 0 : ((total - scanned) / 1000) * 1000,
     at,
   }),
+  bigKey: (source: string, key: string, done: number, total: number, at = T0): EngineEvent => ({
+    type: 'big-key-progress',
+    source,
+    db: 0,
+    keyHex: textToHex(key),
+    keyType: 'zset',
+    done,
+    total,
+    unit: 'elements',
+    at,
+  }),
   keyError: (source: string, i: number, at = T0): EngineEvent => ({ type: 'key-error', source, db: 0, keyHex: textToHex(`k:${i}`), message: `refused ${i}`, at }),
   warning: (message: string, source?: string, at = T0): EngineEvent => ({ type: 'warning', ...(source !== undefined && { source }), message, at }),
   finished: (outcome: 'done' | 'failed' | 'stopped', perSource: Record<string, KeyCounts>, at = T0): EngineEvent => {

@@ -11,6 +11,20 @@ function started(sources = ['idc-01', 'idc-02'], runId = 'run-1') {
 }
 
 describe('run events', () => {
+  it('big-key progress: one entry per key, moving to 100 %, the newest 20 kept', () => {
+    const store = started();
+    const s = store.getState();
+    s.applyEvent(app('run', 'run-1', ev.bigKey('idc-01', 'leaderboard', 250_000, 1_000_000)));
+    s.applyEvent(app('run', 'run-1', ev.bigKey('idc-01', 'leaderboard', 1_000_000, 1_000_000)));
+    const entries = Object.values(store.getState().run.bigKeyProgress);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.progress).toBe(100);
+    for (let i = 0; i < 30; i++) s.applyEvent(app('run', 'run-1', ev.bigKey('idc-02', `big:${i}`, 1, 2)));
+    const kept = Object.values(store.getState().run.bigKeyProgress);
+    expect(kept).toHaveLength(20);
+    expect(kept.at(-1)!.progress).toBe(50);
+  });
+
   it('a run-started lists its sources as queued rows', () => {
     const store = started();
     const run = store.getState().run;

@@ -73,6 +73,8 @@ export interface RunState {
   staging: Record<string, Record<string, StagingNode>>;
   tunnels: Record<string, TunnelState>;
   bigKeyWarnings: Notice[];
+  /** Big keys being copied in windows, by `source db keyHex`; a finished one stays at 100 %. */
+  bigKeyProgress: Record<string, BigKeyProgress>;
   warnings: Notice[];
   keyErrors: KeyErrorEntry[];
   /** Every key error of the run (the list keeps the newest 200). */
@@ -100,6 +102,7 @@ export function initialRun(): RunState {
     staging: {},
     tunnels: {},
     bigKeyWarnings: [],
+    bigKeyProgress: {},
     warnings: [],
     keyErrors: [],
     keyErrorCount: 0,
@@ -208,6 +211,7 @@ export function runStarted(run: RunState, e: EngineEventOf<'run-started'>): RunS
     keyErrors: e.resumed ? run.keyErrors : [],
     keyErrorCount: e.resumed ? run.keyErrorCount : 0,
     bigKeyWarnings: e.resumed ? run.bigKeyWarnings : [],
+    bigKeyProgress: e.resumed ? run.bigKeyProgress : {},
     warnings: e.resumed ? run.warnings : [],
     latency: e.resumed ? run.latency : {},
     latencyOrder: e.resumed ? run.latencyOrder : [],
@@ -247,6 +251,27 @@ export function runProgress(run: RunState, e: EngineEventOf<'progress'>): RunSta
 export function runKeyError(run: RunState, e: EngineEventOf<'key-error'>): RunState {
   const entry: KeyErrorEntry = { id: noticeId(), source: e.source, db: e.db, keyHex: e.keyHex, message: e.message, at: e.at };
   return { ...run, keyErrors: appendCapped(run.keyErrors, entry, KEEP_KEY_ERRORS), keyErrorCount: run.keyErrorCount + 1 };
+}
+
+export interface BigKeyProgress {
+  source: string;
+  db: number;
+  keyHex: string;
+  keyType: string;
+  done: number;
+  total: number;
+  unit: 'elements' | 'bytes';
+  progress: number;
+}
+
+/** Keeps the newest big keys only: a run with thousands of them shows the ones that move. */
+const KEEP_BIG_KEYS = 20;
+
+export function runBigKeyProgress(run: RunState, e: EngineEventOf<'big-key-progress'>): RunState {
+  const id = `${e.source} ${e.db} ${e.keyHex}`;
+  const entry: BigKeyProgress = { source: e.source, db: e.db, keyHex: e.keyHex, keyType: e.keyType, done: e.done, total: e.total, unit: e.unit, progress: percentOf(e.done, e.total) };
+  const others = Object.entries(run.bigKeyProgress).filter(([k]) => k !== id).slice(-(KEEP_BIG_KEYS - 1));
+  return { ...run, bigKeyProgress: Object.fromEntries([...others, [id, entry]]) };
 }
 
 /** The engine's big-key notices (`… is a big key: it is copied in windows …`). */

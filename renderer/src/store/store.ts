@@ -8,6 +8,7 @@ import {
   runFinished,
   runKeyError,
   runLatency,
+  runBigKeyProgress,
   runProgress,
   runSourceStage,
   runStaging,
@@ -78,6 +79,8 @@ export function reduceEvent<S extends FerryData>(s: S, app: AppEvent): S {
       return inRun((run) => runFinished(run, e));
     case 'latency':
       return inRun((run) => runLatency(run, e));
+    case 'big-key-progress':
+      return inRun((run) => runBigKeyProgress(run, e));
     case 'warning':
       if (kind === 'plan') return { ...s, plan: planWarning(s.plan, e) };
       if (kind === 'verify') return { ...s, verify: verifyWarning(s.verify, e) };

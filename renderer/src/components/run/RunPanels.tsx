@@ -4,6 +4,7 @@ import { actions, useFerry } from '../../appState.js';
 import { displayKey } from '../../util/keys.js';
 import { TunnelList } from '../TunnelList.js';
 import { LatencyChart } from './LatencyChart.js';
+import { ProgressBar } from '../ProgressBar.js';
 
 export function RunControls() {
   const status = useFerry((s) => s.run.status);
@@ -74,6 +75,49 @@ export function LatencyCharts() {
       {endpoints.map((e) => (
         <LatencyChart key={e} endpoint={e} />
       ))}
+    </div>
+  );
+}
+
+/** Big keys in windows: one bar per key, elements (bytes for a string) done of the total. */
+export function BigKeyProgressPanel() {
+  const progress = useFerry((s) => s.run.bigKeyProgress);
+  const entries = Object.values(progress);
+  if (entries.length === 0) return null;
+  return (
+    <div className="panel" data-testid="run-bigkey-progress">
+      <h3>Big keys in windows ({entries.length})</h3>
+      <table className="table">
+        <thead>
+          <tr>
+            <th>source</th>
+            <th>db</th>
+            <th>key</th>
+            <th>type</th>
+            <th style={{ width: '40%' }}>progress</th>
+            <th className="num">done</th>
+          </tr>
+        </thead>
+        <tbody>
+          {entries.map((b) => {
+            const k = displayKey(b.keyHex);
+            return (
+              <tr key={`${b.source} ${b.db} ${b.keyHex}`} data-testid="bigkey-progress-row" data-progress={b.progress}>
+                <td>{b.source}</td>
+                <td>{b.db}</td>
+                <td className="mono">{k.text}</td>
+                <td>{b.keyType}</td>
+                <td>
+                  <ProgressBar percent={b.progress} tone={b.progress >= 100 ? 'done' : undefined} />
+                </td>
+                <td className="num">
+                  {b.unit === 'bytes' ? `${formatBytes(b.done)} / ${formatBytes(b.total)}` : `${formatCount(b.done)} / ${formatCount(b.total)}`}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
     </div>
   );
 }
