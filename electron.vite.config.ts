@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
+import { relaxCspForDev } from './renderer/devCsp.js';
 import { defineConfig } from 'electron-vite';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
@@ -39,7 +40,7 @@ export default defineConfig({
     // Kept in step with renderer/vite.config.ts (base './', out/renderer).
     root: at('renderer'),
     base: './',
-    plugins: [react()],
+    plugins: [react(), relaxCspForDev()],
     build: {
       outDir: at('out/renderer'),
       emptyOutDir: true,

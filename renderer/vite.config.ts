@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
+import { relaxCspForDev } from './devCsp.js';
 import { defineConfig } from 'vite';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -10,7 +11,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export default defineConfig({
   root: here,
   base: './',
-  plugins: [react()],
+  plugins: [react(), relaxCspForDev()],
   build: {
     outDir: path.resolve(here, '../out/renderer'),
     emptyOutDir: true,

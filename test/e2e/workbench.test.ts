@@ -77,9 +77,9 @@ describe('the workbench in a browser', () => {
     // The Sandbox button starts local servers and fills the job.
     await byTestId('sandbox-button').click();
     await expect.poll(async () => (await byTestId('job-yaml').inputValue()).includes('name: sandbox'), { timeout: 120_000 }).toBe(true);
-    // Built further by hand: a rate limit, so the run lasts long enough to watch (~8 s).
+    // Built further by hand: a rate limit, so the run lasts long enough to watch (a few seconds).
     const yaml = await byTestId('job-yaml').inputValue();
-    await byTestId('job-yaml').fill(yaml.replace('  parallel: 3', '  parallel: 3\n  maxKeysPerSec: 15000'));
+    await byTestId('job-yaml').fill(yaml.replace('  parallel: 3', '  parallel: 3\n  maxKeysPerSec: 30000'));
     await byTestId('job-validate').click();
     await expect.poll(async () => await byTestId('job-problems').getAttribute('data-count'), { timeout: 20_000 }).toBe('0');
     await byTestId('endpoint-test-target').click();

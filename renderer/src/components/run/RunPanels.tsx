@@ -87,7 +87,7 @@ export function BigKeyProgressPanel() {
   return (
     <div className="panel" data-testid="run-bigkey-progress">
       <h3>Big keys in windows ({entries.length})</h3>
-      <table className="table">
+      <table className="data">
         <thead>
           <tr>
             <th>source</th>
