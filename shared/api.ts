@@ -64,6 +64,14 @@ export const CALLS = {
     input: z.object({ yaml: z.string(), endpoint: z.string().min(1), ...HostKeys }),
     output: EndpointFacts,
   },
+  /**
+   * Watches one endpoint's latency until cancelled (abort the call): a PING probe per node, one
+   * `latency` event of kind `endpoint` per node per second. Resolves with {} once stopped.
+   */
+  'endpoint.watch': {
+    input: z.object({ yaml: z.string(), endpoint: z.string().min(1), ...HostKeys }),
+    output: z.object({}),
+  },
   /** The dry run. Progress (staging, tunnels) arrives as events of kind `plan`. */
   'plan.run': {
     input: z.object({ yaml: z.string(), sample: z.int().positive().nullable(), ...HostKeys }),

@@ -7,6 +7,8 @@ import type { AppEvent, CallName, CallOutput, CALLS } from '../../shared/api.js'
 import type { EngineEvent } from '../../shared/events.js';
 import type { Job } from '../../shared/job.js';
 import { EventBus } from '../engine/events/eventBus.js';
+import { Endpoint } from '../engine/endpoints/endpoint.js';
+import { LatencyProbes } from '../engine/pacing/latencyProbe.js';
 import { planJob } from '../engine/plan/planner.js';
 import { probeEndpoint } from '../engine/plan/probeEndpoint.js';
 import { stateDirFor, writeFileAtomic } from '../engine/run/stateDir.js';
@@ -105,6 +107,29 @@ export function createHandlers(deps: HandlerDeps): HostHandlers {
         probe.endpoint?.close();
         return probe.facts;
       } finally {
+        tunnels?.close();
+      }
+    },
+
+    'endpoint.watch': async ({ yaml, endpoint: name, acceptNewHostKeys }, { callId, signal }) => {
+      const { job } = jobs.load(yaml);
+      const spec = endpointOf(job, name);
+      const onEvent = emitter('endpoint', callId);
+      const tunnels = await TunnelSet.forJob(
+        { ...job, sources: [], target: { ...job.target, via: spec.via } },
+        { acceptNewHostKeys, onEvent, onWarning: (message) => onEvent({ type: 'warning', message, at: Date.now() }) },
+      );
+      let endpoint: Endpoint | null = null;
+      const probes = new LatencyProbes({ budgetMs: job.options.latencyBudgetMs, onEvent, onWarning: (message) => onEvent({ type: 'warning', message, at: Date.now() }) });
+      try {
+        endpoint = await Endpoint.open({ ...spec, route: spec.via && tunnels ? tunnels.route(spec.via) : undefined });
+        await probes.start([{ name, endpoint }]);
+        // Watched until the caller lets go (it aborts the call).
+        await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+        return {};
+      } finally {
+        await probes.stop();
+        endpoint?.close();
         tunnels?.close();
       }
     },

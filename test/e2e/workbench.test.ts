@@ -83,8 +83,14 @@ describe('the workbench in a browser', () => {
     await byTestId('job-validate').click();
     await expect.poll(async () => await byTestId('job-problems').getAttribute('data-count'), { timeout: 20_000 }).toBe('0');
     await byTestId('endpoint-test-target').click();
-    await byTestId('endpoint-facts-target').waitFor({ timeout: 30_000 });
+    await expect.poll(async () => await byTestId('endpoint-facts-target').getAttribute('data-reachable'), { timeout: 30_000 }).toBe('true');
+    // The target's latency, live: a point a second.
+    await byTestId('endpoint-watch-target').click();
+    await expect.poll(async () => Number(await byTestId('endpoint-latency-target').getAttribute('data-seconds')), { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    await byTestId('endpoint-latency-target').scrollIntoViewIfNeeded();
     await shot('02-job-sandbox');
+    await byTestId('endpoint-watch-target').click();
+    await byTestId('endpoint-latency-target').waitFor({ state: 'detached', timeout: 10_000 });
 
     // Plan: verdicts and the big keys (the sandbox job sets bigKey to 1 MB and holds multi-MB keys).
     await byTestId('nav-plan').click();

@@ -137,6 +137,26 @@ describe('runs', () => {
     expect(await pending).toEqual({ ok: false, error: { code: 'cancelled', message: 'cancelled' } });
   });
 
+  it('endpoint.watch sends the endpoint\'s latency every second until the call is cancelled', async () => {
+    const pending = call('endpoint.watch', { yaml: smallJob, endpoint: 'target' }, 'watch-1');
+    const deadline = Date.now() + 10_000;
+    const seconds = () => events.filter((e) => e.op === 'watch-1' && e.event.type === 'latency');
+    while (seconds().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(seconds().length).toBeGreaterThanOrEqual(2);
+    for (const e of seconds()) {
+      expect(e.kind).toBe('endpoint');
+      expect(e.event.type === 'latency' && e.event.endpoint).toBe('target');
+      expect(e.event.type === 'latency' && e.event.calls).toBeGreaterThan(0);
+    }
+    dispatcher.cancel('watch-1');
+    // Cancelling is how a watch ends: it resolves, it does not fail.
+    expect(await pending).toEqual({ ok: true, value: {} });
+    // Stopped: no more seconds arrive.
+    const after = seconds().length;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(seconds().length).toBe(after);
+  });
+
   it('plan.run returns the plan document', async () => {
     const plan = await value('plan.run', { yaml: smallJob, sample: null });
     expect(plan).toMatchObject({ version: 1, job: 'small', sample: null });

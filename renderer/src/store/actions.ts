@@ -1,6 +1,6 @@
 import type { CallOutput, FerryApi } from '../../../shared/api.js';
 import { toFerryCallError } from '../api/errors.js';
-import { loaded, saved, withEndpointCheck, withField, withHostProblems, withItem, withYaml, initialJob } from './jobSlice.js';
+import { loaded, saved, watchStarted, watchStopped, withEndpointCheck, withField, withHostProblems, withItem, withYaml, initialJob } from './jobSlice.js';
 import { latencyBudgetOf, literalUrlPassword, secretRef, valueAt, withUrlPassword, type FieldPath } from './jobModel.js';
 import { planDone, planFailed, planStarted } from './planSlice.js';
 import { runAccepted, runCallFailed, runCancelledWhilePaused, runPending, runResuming, runStarting, runSummary, type RunState } from './runSlice.js';
@@ -32,6 +32,9 @@ export function createActions(api: FerryApi, store: FerryStore, now: () => numbe
    * Calls that may open SSH tunnels: an unknown host key is put to the user, and on "accept" the
    * call is made again with acceptNewHostKeys (the host records the key).
    */
+  /** Latency watches in flight, by endpoint name: aborting one ends its endpoint.watch call. */
+  const watches = new Map<string, AbortController>();
+
   async function withHostKeys<T>(call: (acceptNewHostKeys: boolean) => Promise<T>): Promise<T> {
     try {
       return await call(false);
@@ -126,6 +129,30 @@ export function createActions(api: FerryApi, store: FerryStore, now: () => numbe
         const message = toFerryCallError(err).message;
         setJob((job) => withEndpointCheck(job, endpoint, { status: 'failed', facts: null, error: message }));
       }
+    },
+
+    /** Watches one endpoint's latency (endpoint.watch) until `unwatchEndpoint`; points arrive as events. */
+    async watchEndpoint(endpoint: string): Promise<void> {
+      watches.get(endpoint)?.abort();
+      const abort = new AbortController();
+      watches.set(endpoint, abort);
+      const yaml = get().job.yaml;
+      setJob((job) => watchStarted(job, endpoint));
+      try {
+        await withHostKeys((acceptNewHostKeys) => api.call('endpoint.watch', { yaml, endpoint, acceptNewHostKeys }, { signal: abort.signal }));
+      } catch (err) {
+        const e = toFerryCallError(err);
+        if (e.code !== 'cancelled') setJob((job) => ({ ...job, error: e.message, message: null }));
+      } finally {
+        if (watches.get(endpoint) === abort) {
+          watches.delete(endpoint);
+          setJob((job) => watchStopped(job, endpoint));
+        }
+      }
+    },
+
+    unwatchEndpoint(endpoint: string): void {
+      watches.get(endpoint)?.abort();
     },
 
     /**

@@ -107,3 +107,29 @@ describe('job model helpers', () => {
     expect(secretName('1st')).toBe('_1ST');
   });
 });
+
+describe('watching an endpoint', () => {
+  it('keeps the last 60 seconds of a watched endpoint, merges a cluster\'s nodes per second, ignores the rest', async () => {
+    const { app, ev, T0 } = await import('./eventFixtures.js');
+    const { watchStarted, watchStopped, WATCH_SECONDS } = await import('./jobSlice.js');
+    const store = createFerryStore();
+    const s = store.getState();
+    // Not watched: nothing kept.
+    s.applyEvent(app('endpoint', 'w-1', ev.latency('target', '127.0.0.1:7000', T0, { p99: 1 })));
+    expect(store.getState().job.watching).toEqual({});
+    store.setState((st) => ({ job: watchStarted(st.job, 'target') }));
+    // Two nodes in one second: one point, the worst of them.
+    s.applyEvent(app('endpoint', 'w-1', ev.latency('target', '127.0.0.1:7000', T0, { p50: 0.2, p99: 1, max: 2 })));
+    s.applyEvent(app('endpoint', 'w-1', ev.latency('target', '127.0.0.1:7001', T0 + 10, { p50: 0.1, p99: 3, max: 4 })));
+    expect(store.getState().job.watching.target).toEqual([{ at: T0, p50Ms: 0.2, p99Ms: 3, maxMs: 4 }]);
+    for (let i = 1; i <= 100; i++) s.applyEvent(app('endpoint', 'w-1', ev.latency('target', '127.0.0.1:7000', T0 + i * 1000, { p99: i })));
+    const points = store.getState().job.watching.target!;
+    expect(points).toHaveLength(WATCH_SECONDS);
+    expect(points.at(-1)!.p99Ms).toBe(100);
+    // A run's latency does not land here, and stopping forgets the points.
+    s.applyEvent(app('run', 'run-1', ev.latency('source-1', '127.0.0.1:7002', T0, { p99: 9 })));
+    expect(Object.keys(store.getState().job.watching)).toEqual(['target']);
+    store.setState((st) => ({ job: watchStopped(st.job, 'target') }));
+    expect(store.getState().job.watching).toEqual({});
+  });
+});

@@ -25,6 +25,8 @@ export interface JobState {
   /** The YAML the host's problems are about. */
   validatedYaml: string | null;
   endpoints: Record<string, EndpointCheck>;
+  /** Endpoints whose latency is being watched (endpoint.watch), with their last seconds. */
+  watching: Record<string, LatencyPoint[]>;
   /** A short status line (opened, saved, stored a secret), and the last error. */
   message: string | null;
   error: string | null;
@@ -43,6 +45,7 @@ export function initialJob(yaml = NEW_JOB_YAML, path = ''): JobState {
     problemsFrom: 'local',
     validatedYaml: null,
     endpoints: {},
+    watching: {},
     message: null,
     error: null,
   };
@@ -90,6 +93,40 @@ export function saved(job: JobState, yaml: string, path: string): JobState {
 export function withHostProblems(job: JobState, yaml: string, problems: JobProblem[]): JobState {
   if (yaml !== job.yaml) return job;
   return { ...job, problems, problemsFrom: 'host', validatedYaml: yaml, message: problems.length === 0 ? 'The job is valid.' : null };
+}
+
+/** One second of a watched endpoint (a cluster's nodes merged: the worst of them). */
+export interface LatencyPoint {
+  at: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Seconds of a watched endpoint kept for its sparkline. */
+export const WATCH_SECONDS = 60;
+
+export function watchStarted(job: JobState, name: string): JobState {
+  return { ...job, watching: { ...job.watching, [name]: [] } };
+}
+
+export function watchStopped(job: JobState, name: string): JobState {
+  if (!(name in job.watching)) return job;
+  const { [name]: _gone, ...rest } = job.watching;
+  return { ...job, watching: rest };
+}
+
+/** A `latency` event of kind `endpoint`: ignored unless that endpoint is being watched. */
+export function watchedLatency(job: JobState, e: { endpoint: string; at: number; p50Ms: number; p99Ms: number; maxMs: number }): JobState {
+  const points = job.watching[e.endpoint];
+  if (!points) return job;
+  const second = Math.floor(e.at / 1000);
+  const last = points.at(-1);
+  const next =
+    last && Math.floor(last.at / 1000) === second
+      ? [...points.slice(0, -1), { at: last.at, p50Ms: Math.max(last.p50Ms, e.p50Ms), p99Ms: Math.max(last.p99Ms, e.p99Ms), maxMs: Math.max(last.maxMs, e.maxMs) }]
+      : [...points.slice(-(WATCH_SECONDS - 1)), { at: e.at, p50Ms: e.p50Ms, p99Ms: e.p99Ms, maxMs: e.maxMs }];
+  return { ...job, watching: { ...job.watching, [e.endpoint]: next } };
 }
 
 export function withEndpointCheck(job: JobState, name: string, check: EndpointCheck): JobState {

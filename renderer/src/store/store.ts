@@ -1,6 +1,6 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { AppEvent } from '../../../shared/api.js';
-import { initialJob, type JobState } from './jobSlice.js';
+import { initialJob, watchedLatency, type JobState } from './jobSlice.js';
 import { initialPlan, planSourceStage, planStaging, planTunnel, planWarning, type PlanState } from './planSlice.js';
 import {
   adoptRun,
@@ -78,6 +78,7 @@ export function reduceEvent<S extends FerryData>(s: S, app: AppEvent): S {
     case 'run-finished':
       return inRun((run) => runFinished(run, e));
     case 'latency':
+      if (kind === 'endpoint') return { ...s, job: watchedLatency(s.job, e) };
       return inRun((run) => runLatency(run, e));
     case 'big-key-progress':
       return inRun((run) => runBigKeyProgress(run, e));
