@@ -34,6 +34,7 @@ function setup() {
   const timers: Array<{ fn: () => void; ms: number }> = [];
   const api = createWsApi({
     url: 'ws://127.0.0.1:4000/api?token=t0k',
+    callIdPrefix: 'tab',
     createSocket: (url) => {
       const s = new FakeSocket(url);
       sockets.push(s);
@@ -56,11 +57,11 @@ describe('wsApi', () => {
     expect(last().sent).toEqual([]);
     last().open();
     expect(last().sent).toEqual([
-      { t: 'call', id: '1', name: 'app.info', input: {} },
-      { t: 'call', id: '2', name: 'job.validate', input: { yaml: 'name: x' } },
+      { t: 'call', id: 'tab-1', name: 'app.info', input: {} },
+      { t: 'call', id: 'tab-2', name: 'job.validate', input: { yaml: 'name: x' } },
     ]);
-    last().receive({ t: 'reply', id: '2', envelope: { ok: false, error: { message: 'bad yaml', code: 'bad-input' } } });
-    last().receive({ t: 'reply', id: '1', envelope: { ok: true, value: { version: '0.1.0', keychain: 'os', workDir: '/w' } } });
+    last().receive({ t: 'reply', id: 'tab-2', envelope: { ok: false, error: { message: 'bad yaml', code: 'bad-input' } } });
+    last().receive({ t: 'reply', id: 'tab-1', envelope: { ok: true, value: { version: '0.1.0', keychain: 'os', workDir: '/w' } } });
     await expect(info).resolves.toEqual({ version: '0.1.0', keychain: 'os', workDir: '/w' });
     await expect(validate).rejects.toMatchObject({ name: 'FerryCallError', code: 'bad-input', message: 'bad yaml' });
   });
@@ -85,9 +86,9 @@ describe('wsApi', () => {
     const plan = api.call('plan.run', { yaml: 'x', sample: null }, { signal: abort.signal });
     abort.abort();
     await expect(plan).rejects.toMatchObject({ code: 'cancelled' });
-    expect(last().sent[1]).toEqual({ t: 'cancel', id: '1' });
+    expect(last().sent[1]).toEqual({ t: 'cancel', id: 'tab-1' });
     // A late reply is ignored.
-    last().receive({ t: 'reply', id: '1', envelope: { ok: true, value: {} } });
+    last().receive({ t: 'reply', id: 'tab-1', envelope: { ok: true, value: {} } });
   });
 
   it('a dropped socket fails the calls in flight and reconnects with a growing delay', async () => {
@@ -108,8 +109,8 @@ describe('wsApi', () => {
     // A call made while connecting waits for the socket.
     const info = api.call('app.info', {});
     last().open();
-    expect(last().sent).toEqual([{ t: 'call', id: '2', name: 'app.info', input: {} }]);
-    last().receive({ t: 'reply', id: '2', envelope: { ok: true, value: { version: '1', keychain: 'none', workDir: '/' } } });
+    expect(last().sent).toEqual([{ t: 'call', id: 'tab-2', name: 'app.info', input: {} }]);
+    last().receive({ t: 'reply', id: 'tab-2', envelope: { ok: true, value: { version: '1', keychain: 'none', workDir: '/' } } });
     await expect(info).resolves.toMatchObject({ version: '1' });
     // Once connected again the delay starts over.
     last().drop();

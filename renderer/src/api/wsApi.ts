@@ -12,6 +12,8 @@ export interface SocketLike {
 }
 
 export interface WsApiOptions {
+  /** Prefix of call ids (default random per page): plan and verify events carry the id, and every tab gets every event. */
+  callIdPrefix?: string;
   url: string;
   createSocket?: (url: string) => SocketLike;
   /** Reconnect delays: first, then doubled up to max (ms). */
@@ -50,6 +52,7 @@ export function createWsApi(opts: WsApiOptions): FerryApi & { close(): void } {
   const listeners = new Set<(event: AppEvent) => void>();
   let socket: SocketLike | null = null;
   let nextId = 1;
+  const tabId = opts.callIdPrefix ?? Math.random().toString(36).slice(2, 10);
   let delay = firstMs;
   let closed = false;
   let reconnectScheduled = false;
@@ -130,7 +133,8 @@ export function createWsApi(opts: WsApiOptions): FerryApi & { close(): void } {
     call<K extends CallName>(name: K, input: CallInput<K>, callOpts?: { signal?: AbortSignal }): Promise<CallOutput<K>> {
       const signal = callOpts?.signal;
       if (signal?.aborted) return Promise.reject(new FerryCallError('cancelled', 'cancelled'));
-      const id = String(nextId++);
+      // Unique across tabs: plan and verify events carry the call id, and every tab gets every event.
+      const id = `${tabId}-${nextId++}`;
       return new Promise<CallOutput<K>>((resolve, reject) => {
         const onAbort = () => {
           const p = pending.get(id);
