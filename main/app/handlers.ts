@@ -7,7 +7,7 @@ import type { AppEvent, CallName, CallOutput, CALLS } from '../../shared/api.js'
 import type { EngineEvent } from '../../shared/events.js';
 import type { Job } from '../../shared/job.js';
 import { EventBus } from '../engine/events/eventBus.js';
-import { Endpoint } from '../engine/endpoints/endpoint.js';
+import { Endpoint, type EndpointSpec } from '../engine/endpoints/endpoint.js';
 import { LatencyProbes } from '../engine/pacing/latencyProbe.js';
 import { planJob } from '../engine/plan/planner.js';
 import { probeEndpoint } from '../engine/plan/probeEndpoint.js';
@@ -94,35 +94,24 @@ export function createHandlers(deps: HandlerDeps): HostHandlers {
     },
 
     'endpoint.test': async ({ yaml, endpoint: name, acceptNewHostKeys }, { callId }) => {
-      const { job } = jobs.load(yaml);
-      const spec = endpointOf(job, name);
-      const onEvent = emitter('endpoint', callId);
-      // Only the tunnel this endpoint goes through: testing one endpoint must not need the others.
-      const tunnels = await TunnelSet.forJob(
-        { ...job, sources: [], target: { ...job.target, via: spec.via } },
-        { acceptNewHostKeys, onEvent, onWarning: (message) => onEvent({ type: 'warning', message, at: Date.now() }) },
-      );
+      const one = await openOneEndpoint(jobs.load(yaml).job, name, acceptNewHostKeys, emitter('endpoint', callId));
       try {
-        const probe = await probeEndpoint({ ...spec, route: spec.via && tunnels ? tunnels.route(spec.via) : undefined });
+        const probe = await probeEndpoint(one.spec);
         probe.endpoint?.close();
         return probe.facts;
       } finally {
-        tunnels?.close();
+        one.close();
       }
     },
 
     'endpoint.watch': async ({ yaml, endpoint: name, acceptNewHostKeys }, { callId, signal }) => {
       const { job } = jobs.load(yaml);
-      const spec = endpointOf(job, name);
       const onEvent = emitter('endpoint', callId);
-      const tunnels = await TunnelSet.forJob(
-        { ...job, sources: [], target: { ...job.target, via: spec.via } },
-        { acceptNewHostKeys, onEvent, onWarning: (message) => onEvent({ type: 'warning', message, at: Date.now() }) },
-      );
+      const one = await openOneEndpoint(job, name, acceptNewHostKeys, onEvent);
       let endpoint: Endpoint | null = null;
       const probes = new LatencyProbes({ budgetMs: job.options.latencyBudgetMs, onEvent, onWarning: (message) => onEvent({ type: 'warning', message, at: Date.now() }) });
       try {
-        endpoint = await Endpoint.open({ ...spec, route: spec.via && tunnels ? tunnels.route(spec.via) : undefined });
+        endpoint = await Endpoint.open(one.spec);
         await probes.start([{ name, endpoint }]);
         // Watched until the caller lets go (it aborts the call).
         await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
@@ -130,7 +119,7 @@ export function createHandlers(deps: HandlerDeps): HostHandlers {
       } finally {
         await probes.stop();
         endpoint?.close();
-        tunnels?.close();
+        one.close();
       }
     },
 
@@ -187,6 +176,19 @@ function endpointOf(job: Job, name: string): { role: 'source' | 'target'; name: 
   if (!source) throw new BadInputError(`job ${job.name} has no endpoint ${JSON.stringify(name)}; give target or a source name (${job.sources.map((s) => s.name).join(', ')})`);
   if (source.url === undefined) throw new BadInputError(`source ${name} is an RDB file, not a server: there is nothing to connect to`);
   return { role: 'source', name, url: source.url, via: source.via };
+}
+
+/**
+ * One endpoint of a job, ready to open: its spec with the route through its tunnel, if it has one.
+ * Only that tunnel is opened: testing one endpoint must not need the others.
+ */
+async function openOneEndpoint(job: Job, name: string, acceptNewHostKeys: boolean, onEvent: (e: EngineEvent) => void): Promise<{ spec: EndpointSpec; close(): void }> {
+  const { via, ...spec } = endpointOf(job, name);
+  const tunnels = await TunnelSet.forJob(
+    { ...job, sources: [], target: { ...job.target, via } },
+    { acceptNewHostKeys, onEvent, onWarning: (message) => onEvent({ type: 'warning', message, at: Date.now() }) },
+  );
+  return { spec: { ...spec, route: via && tunnels ? tunnels.route(via) : undefined }, close: () => tunnels?.close() };
 }
 
 /** The built-in sandbox: started once (a second start returns the same), stopped on request or shutdown. */
