@@ -26,6 +26,8 @@ export const KeyCounts = z.object({
   filtered: z.number(),
   /** Written with plain commands because the target refused the payload. */
   viaCommands: z.number(),
+  /** RESTOREd with a payload re-encoded for the target's older RDB version. Absent from checkpoints older than it. */
+  reencoded: z.number().default(0),
   /** Big keys copied in windows (never DUMPed nor RESTOREd whole). */
   chunked: z.number(),
   /** Keys that could not be written (see key-error events). */
@@ -36,11 +38,11 @@ export const KeyCounts = z.object({
 export type KeyCounts = z.infer<typeof KeyCounts>;
 
 export function emptyCounts(): KeyCounts {
-  return { scanned: 0, written: 0, unchanged: 0, skipped: 0, expired: 0, vanished: 0, filtered: 0, viaCommands: 0, chunked: 0, errors: 0, bytes: 0 };
+  return { scanned: 0, written: 0, unchanged: 0, skipped: 0, expired: 0, vanished: 0, filtered: 0, viaCommands: 0, reencoded: 0, chunked: 0, errors: 0, bytes: 0 };
 }
 
 export function addCounts(into: KeyCounts, from: KeyCounts): KeyCounts {
-  for (const k of Object.keys(into) as Array<keyof KeyCounts>) into[k] += from[k];
+  for (const k of Object.keys(into) as Array<keyof KeyCounts>) into[k] += from[k] ?? 0;
   return into;
 }
 

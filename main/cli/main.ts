@@ -9,6 +9,9 @@ import { ResumeError } from '../engine/run/migration.js';
 import { UnsupportedError } from '../engine/run/openEndpoints.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, planCommand, runCommand, verifyCommand } from './commands.js';
 import { runDemo } from './demo.js';
+import { formatRdbSummary } from './rdbSummary.js';
+import { inspectRdb } from '../engine/rdb/inspect.js';
+import { RdbError } from '../engine/rdb/rdbErrors.js';
 import type { TunnelChoices } from '../engine/tunnels/tunnelSet.js';
 import { ensureRendererBuilt } from '../serve/rendererBuild.js';
 import { startServer } from '../serve/server.js';
@@ -32,6 +35,13 @@ Usage:
   ferry verify JOB [--json] [--ttl-tolerance MS] [--state-dir DIR] [--accept-new-host-keys]
       Compare every selected source key with the target (type, value, TTL).
       --ttl-tolerance  TTLs may differ by this many ms (default 1000)
+  ferry rdb inspect FILE [--json] [--top N]
+      Read an RDB file (Redis 2.4 to 8.0) once and report what is in it: the RDB and Redis
+      versions, aux fields, functions, keys per db and per type (and encoding), TTLs, the
+      biggest keys and an estimate of the memory the data takes in Redis. Writes nothing.
+      Exit 0 when the file reads to its end, 1 when it is damaged (the offset is named).
+      --json       print the inspection as JSON instead of tables
+      --top N      list the N biggest keys (default 10)
   ferry demo [--keep] [--json]
       Start a local sandbox (3 legacy sources, a 3-node cluster target), migrate, verify.
       --keep       leave the sandbox servers running and print how to reach them
@@ -63,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdPlan(rest);
     case 'serve':
       return cmdServe(rest);
+    case 'rdb':
+      return cmdRdb(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -126,6 +138,37 @@ async function cmdPlan(args: string[]): Promise<number> {
   if (Number.isNaN(sample)) throw new UsageError(`--sample must be a whole number of keys > 0, got "${String(given)}"`);
   const loaded = await loadJobFile(positionals[0]);
   return planCommand(loaded, { jsonFile: values.json as string | undefined, htmlFile: values.html as string | undefined, sample, tunnels: tunnelChoices(values) });
+}
+
+async function cmdRdb(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'inspect') throw new UsageError(sub === undefined ? 'give a subcommand: ferry rdb inspect FILE' : `unknown rdb subcommand "${sub}"; try: ferry rdb inspect FILE`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: { json: { type: 'boolean' }, top: { type: 'string' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; try: ferry help`);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'give one RDB file, e.g. ferry rdb inspect dump.rdb' : `unexpected argument "${positionals[1]}"`);
+  const given = values.top;
+  const top = given === undefined ? 10 : /^\d+$/.test(given.trim()) ? Number(given) : NaN;
+  if (Number.isNaN(top)) throw new UsageError(`--top must be a whole number of keys >= 0, got "${String(given)}"`);
+  const file = positionals[0];
+  let inspection;
+  try {
+    inspection = await inspectRdb(file, { top });
+  } catch (err) {
+    if (err instanceof RdbError) throw new Error(`the RDB file ${file} cannot be read: ${err.message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`cannot read the RDB file ${file}: no such file`);
+    if (code === 'EISDIR') throw new UsageError(`cannot read the RDB file ${file}: it is a directory, not a file`);
+    if (code === 'EACCES' || code === 'EPERM') throw new UsageError(`cannot read the RDB file ${file}: permission denied`);
+    if (code === 'ENOTDIR' || code === 'ENAMETOOLONG' || code === 'ELOOP') throw new UsageError(`cannot read the RDB file ${file}: ${(err as Error).message}`);
+    throw err;
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(inspection, null, 2)}\n` : `${formatRdbSummary(inspection)}\n`);
+  return EXIT_OK;
 }
 
 async function cmdDemo(args: string[]): Promise<number> {

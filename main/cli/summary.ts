@@ -12,6 +12,7 @@ const COLUMNS: Array<[keyof KeyCounts, string]> = [
   ['expired', 'expired'],
   ['vanished', 'vanished'],
   ['filtered', 'filtered'],
+  ['reencoded', 're-encoded'],
   ['viaCommands', 'via cmds'],
   ['chunked', 'chunked'],
   ['errors', 'errors'],

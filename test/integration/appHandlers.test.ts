@@ -87,8 +87,8 @@ describe('calls and their checks', () => {
     expect(await value('job.validate', { yaml: 'sources: [' })).toMatchObject({ ok: false, problems: [{ path: '', message: expect.stringContaining('line') }] });
     expect(await value('job.validate', { yaml: smallJob })).toEqual({ ok: true, problems: [] });
     // Accepted by the schema, but not runnable by this version: a problem too.
-    const rdb = await value('job.validate', { yaml: `name: r\nsources: [{ name: dump, rdb: dump.rdb }]\ntarget: { url: "${target.url}" }\n` });
-    expect(rdb).toEqual({ ok: false, problems: [{ path: 'sources[0].rdb', message: expect.stringContaining('not supported') }] });
+    const tlsStaged = await value('job.validate', { yaml: `name: r\nsources: [{ name: s, url: "rediss://127.0.0.1:1", stage: replica }]\ntarget: { url: "${target.url}" }\n` });
+    expect(tlsStaged).toEqual({ ok: false, problems: [{ path: 'sources[0].stage', message: expect.stringContaining('not supported') }] });
   });
 
   it('a wrong input type is bad-input naming the field', async () => {

@@ -9,6 +9,7 @@ import type { BigKeyEntry, SourceEntry } from '../../main/engine/readers/scanRea
 import { readValue } from '../../main/engine/values/readValue.js';
 import { valuesEqual } from '../../main/engine/values/logicalValue.js';
 import { RestoreWriter } from '../../main/engine/writers/restoreWriter.js';
+import { refooted } from '../../main/engine/rdb/encode/index.js';
 import type { WritePolicy } from '../../main/engine/writers/writePolicy.js';
 import { replyNumber } from '../../main/engine/resp/reply.js';
 import { startRedis, type RedisServer } from '../support/redisServers.js';
@@ -70,21 +71,32 @@ function writerFor(policy: Partial<WritePolicy> = {}) {
 }
 
 describe('restore writer', () => {
-  it('writes keys a newer Redis dumped (refused payload version) with plain commands instead', async () => {
+  it.each([
+    ['a Redis 7.2 payload (RDB 11) is made fit for the 7.0 target and RESTOREd', 11, 'reencoded'],
+    ['a payload of an RDB version newer than Ferry knows (13) is written with plain commands', 13, 'viaCommands'],
+  ] as const)('%s', async (_title, footerVersion, way) => {
     // The source holds the values as Redis 7.0 encodes them; the entries carry Redis 7.2 payloads
-    // of the same values (RDB 11), which this 7.0 target refuses.
+    // of the same values, with `footerVersion` in their footer.
     const older = load('7.0.15').filter((r) => r.db === 0 && r.dump_hex);
     const newer = new Map(load('7.2.6').map((r) => [`${r.db}:${r.key_hex}`, r]));
     const records = older.filter((r) => newer.has(`0:${r.key_hex}`));
     expect(records.length).toBeGreaterThan(20);
-    for (const r of records) await source.call(0, Buffer.from(r.key_hex, 'hex'), 'RESTORE', Buffer.from(r.key_hex, 'hex'), 0, Buffer.from(r.dump_hex!, 'hex'), 'REPLACE');
+    for (const r of records) {
+      const key = Buffer.from(r.key_hex, 'hex');
+      await source.call(0, key, 'RESTORE', key, 0, Buffer.from(r.dump_hex!, 'hex'), 'REPLACE');
+      await target.call(0, key, 'DEL', key);
+    }
     const { counts, errors, write } = writerFor();
     await Promise.all(
-      records.map((r) => write({ db: 0, key: Buffer.from(r.key_hex, 'hex'), payload: Buffer.from(newer.get(`0:${r.key_hex}`)!.dump_hex!, 'hex'), expireAt: 0 })),
+      records.map((r) => {
+        const payload = refooted(Buffer.from(newer.get(`0:${r.key_hex}`)!.dump_hex!, 'hex'), footerVersion);
+        return write({ db: 0, key: Buffer.from(r.key_hex, 'hex'), payload, expireAt: 0 });
+      }),
     );
     expect(errors).toEqual([]);
     expect(counts.written).toBe(records.length);
-    expect(counts.viaCommands).toBe(records.length);
+    expect(counts[way]).toBe(records.length);
+    expect(counts.reencoded + counts.viaCommands).toBe(records.length);
     for (const r of records) {
       const key = Buffer.from(r.key_hex, 'hex');
       const [a, b] = await Promise.all([readValue(source, 0, key), readValue(target, 0, key)]);

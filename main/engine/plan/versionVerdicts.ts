@@ -1,4 +1,5 @@
 import type { Verdict } from '../../../shared/plan.js';
+import { MAX_RDB_VERSION } from '../rdb/index.js';
 
 export interface VersionSide {
   name: string;
@@ -12,8 +13,8 @@ function atLeast(version: string, major: number, minor: number): boolean {
 }
 
 /**
- * What the versions of a source and the target mean for the move: payloads as they are, plain
- * commands (the target refuses newer payloads), or values that cannot be held at all.
+ * What the versions of a source and the target mean for the move: payloads as they are,
+ * re-encoded for the target's RDB version, plain commands, or values that cannot be held at all.
  */
 export function versionVerdicts(
   source: VersionSide,
@@ -44,13 +45,30 @@ export function versionVerdicts(
       });
     }
   }
-  if (source.rdbVersion <= target.rdbVersion) {
-    verdicts.push({ level: 'ok', topic: 'versions', message: `${pair}: DUMP payloads go as they are (one RESTORE per key)` });
-  } else {
+  if (has.streams && atLeast(source.version, 7, 0) && atLeast(target.version, 5, 0) && !atLeast(target.version, 7, 0)) {
     verdicts.push({
       level: 'warn',
       topic: 'versions',
-      message: `${pair}: the target refuses RDB ${source.rdbVersion} payloads, so keys are written with plain commands (slower than RESTORE)`,
+      message:
+        `${pair}: streams keep their entries, groups and pending lists, but Redis ${target.version} has no place for the counters 7.0 added ` +
+        '(entries-added, max-deleted-entry-id, entries-read of groups): a stream whose counters the target would not derive alike is written with plain commands, and XINFO there shows the derived values',
+    });
+  }
+  if (source.rdbVersion <= target.rdbVersion) {
+    verdicts.push({ level: 'ok', topic: 'versions', message: `${pair}: DUMP payloads go as they are (one RESTORE per key)` });
+  } else if (source.rdbVersion > MAX_RDB_VERSION) {
+    verdicts.push({
+      level: 'warn',
+      topic: 'versions',
+      message: `${pair}: RDB ${source.rdbVersion} is newer than Ferry reads (${MAX_RDB_VERSION}), so keys are written with plain commands (slower than RESTORE)`,
+    });
+  } else {
+    verdicts.push({
+      level: 'ok',
+      topic: 'versions',
+      message:
+        `${pair}: payloads are re-encoded for RDB ${target.rdbVersion} where that loses nothing (still one RESTORE per key); ` +
+        `a value no RDB ${target.rdbVersion} payload can hold is written with plain commands`,
     });
   }
   return verdicts;

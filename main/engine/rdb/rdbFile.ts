@@ -40,6 +40,11 @@ export interface RdbReadOptions {
    * and the source is left open. By default anything after the end is an error.
    */
   stopAtEnd?: boolean;
+  /**
+   * Give every `key` item `raw`: its type byte and its value's bytes exactly as stored in the file
+   * (a DUMP payload without the 10-byte footer), next to the parsed value. Default false.
+   */
+  rawValues?: boolean;
 }
 
 /** Where a key was: db, name, type byte, and what preceded it in the file. */
@@ -68,7 +73,8 @@ export type RdbItem =
   | { kind: 'function'; code: Buffer; engine: string | null; library: string | null; offset: number }
   /** Module aux data (skipped: only which module and when it is loaded). */
   | { kind: 'module-aux'; moduleName: string; moduleId: bigint; encodingVersion: number; when: number; offset: number }
-  | ({ kind: 'key'; value: ParsedValue } & KeyInfo)
+  /** `raw` (with `rawValues` only): the type byte + the value's bytes as stored; a copy. */
+  | ({ kind: 'key'; value: ParsedValue; raw?: Buffer } & KeyInfo)
   /**
    * A string key too big to hold (over `chunkBytes`): `length` bytes follow as `key-chunk` items,
    * in order, the last with `last: true`. A writer can pass them on (e.g. SETRANGE/APPEND) as they
@@ -103,6 +109,7 @@ type Step =
 
 interface Settings {
   chunkBytes: number;
+  rawValues: boolean;
   maxRecordBytes: number;
   limits: ReadLimits;
 }
@@ -111,6 +118,7 @@ interface Settings {
 export async function* readRdb(input: AsyncIterable<Buffer | Uint8Array | string> | NodeJS.ReadableStream, opts: RdbReadOptions = {}): AsyncGenerator<RdbItem> {
   const settings: Settings = {
     chunkBytes: positive(opts.chunkBytes ?? 8 * 1024 * 1024, 'chunkBytes'),
+    rawValues: opts.rawValues ?? false,
     maxRecordBytes: positive(opts.maxRecordBytes ?? 1024 * 1024 * 1024, 'maxRecordBytes'),
     limits: readLimits(opts),
   };
@@ -266,10 +274,24 @@ function readStep(r: ByteReader, settings: Settings, db: number): Step {
   const key = readString(r, 'key name');
   r.ctx.key = key;
   const info: KeyInfo = { db, key, type: op, expireAtMs: null, offset };
-  if (op !== RdbType.STRING) return { t: 'item', item: { kind: 'key', ...info, value: decodeValue(r, op, at) } };
-  const head = readStringHead(r, 'string value');
-  if (head.form !== 'int' && head.length > settings.chunkBytes) return { t: 'big', info, head, bodyOffset: r.offset };
-  return { t: 'item', item: { kind: 'key', ...info, value: { type: 'string', value: readStringBody(r, head, 'string value') } } };
+  const valueAt = r.pos;
+  let value: ParsedValue;
+  if (op !== RdbType.STRING) value = decodeValue(r, op, at);
+  else {
+    const head = readStringHead(r, 'string value');
+    if (head.form !== 'int' && head.length > settings.chunkBytes) return { t: 'big', info, head, bodyOffset: r.offset };
+    value = { type: 'string', value: readStringBody(r, head, 'string value') };
+  }
+  if (!settings.rawValues) return { t: 'item', item: { kind: 'key', ...info, value } };
+  return { t: 'item', item: { kind: 'key', ...info, value, raw: rawValue(r.buf, op, valueAt, r.pos) } };
+}
+
+/** The type byte followed by the value's stored bytes `buf[from, to)`, in a buffer of its own. */
+function rawValue(buf: Buffer, type: number, from: number, to: number): Buffer {
+  const raw = Buffer.allocUnsafe(1 + to - from);
+  raw[0] = type;
+  buf.copy(raw, 1, from, to);
+  return raw;
 }
 
 /** The bytes of a big string as key-chunk items, decompressed on the fly when stored with LZF. */

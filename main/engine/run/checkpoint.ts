@@ -19,7 +19,15 @@ export interface Checkpoint {
   startedAt: number;
   updatedAt: number;
   finished: boolean;
-  sources: Record<string, { shards: Record<string, ShardCheckpoint>; counts: KeyCounts }>;
+  sources: Record<string, SourceCheckpoint>;
+}
+
+export interface SourceCheckpoint {
+  /** A live source: per shard, the SCAN cursor. An RDB file: one shard `file`, whose cursor is the number of keys settled in file order. */
+  shards: Record<string, ShardCheckpoint>;
+  counts: KeyCounts;
+  /** An RDB file source: the file's size and modification time, so a resume notices another file. */
+  file?: { size: number; mtimeMs: number };
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.json';

@@ -10,6 +10,8 @@ import type { WritePolicy } from '../writers/writePolicy.js';
 import { loadCheckpoint, newCheckpoint, saveCheckpoint, selectionHash, type Checkpoint } from './checkpoint.js';
 import { RateMeter } from './rateMeter.js';
 import { listShards, SourceCopy } from './sourceCopy.js';
+import { RdbFileSource } from '../sources/rdbFileSource.js';
+import type { RdbSourceFile } from '../sources/rdbFile.js';
 import { writeFileAtomic } from './stateDir.js';
 import { describeKey } from './describeKey.js';
 import { runLimited } from './runLimited.js';
@@ -174,9 +176,10 @@ async function copyOnce(
   { paths, probes, pace, probesStarted }: { paths: EndpointPaths; probes: LatencyProbes; pace: Pace; probesStarted: boolean },
 ): Promise<Attempt> {
   const { job } = loaded;
-  const { sources, target } = await openEndpoints(job, paths);
+  const { sources, files, target } = await openEndpoints(job, paths);
   try {
     refuseSilentLoss(job, sources, target);
+    if (opts.resume) refuseChangedFiles(job, files, checkpoint);
   } catch (err) {
     for (const source of sources.values()) source.close();
     target.close();
@@ -188,7 +191,7 @@ async function copyOnce(
   let failure: string | undefined;
   let bigKeys = 0;
   const lastBigKeyEvent = new Map<string, number>();
-  const copies: SourceCopy[] = [];
+  const copies: Array<SourceCopy | RdbFileSource> = [];
   const stopAll = () => copies.forEach((c) => c.stop());
   const fail = (err: Error | string) => {
     failure ??= typeof err === 'string' ? err : err.message;
@@ -200,13 +203,11 @@ async function copyOnce(
   let timers: NodeJS.Timeout[] = [];
   try {
     if (!probesStarted) await probes.start([{ name: 'target', endpoint: target }, ...[...sources].map(([name, endpoint]) => ({ name, endpoint }))]);
-    for (const [name, source] of sources) {
-      const shards = await listShards(source);
-      if (!source.isCluster) await source.useDbs(shards.map((s) => s.db));
+    for (const { name, rdb } of job.sources) {
       const saved = checkpoint.sources[name];
-      const copy: SourceCopy = new SourceCopy(name, source, target, job, filter, policy, shards, saved.shards, saved.counts, {
-        onSkipped: (entry, targetDb) => journal.record(name, entry.db, targetDb, entry.key),
-        onBigKey: (entry) => {
+      const hooks = {
+        onSkipped: (entry: { db: number; key: Buffer }, targetDb: number) => journal.record(name, entry.db, targetDb, entry.key),
+        onBigKey: (entry: { db: number; key: Buffer; type: string; bytes: number; elements: number }) => {
           if (++bigKeys > BIG_KEY_WARNINGS) return;
           bus.emit({
             type: 'warning',
@@ -218,7 +219,7 @@ async function copyOnce(
             at: Date.now(),
           });
         },
-        onBigKeyProgress: (entry, done, total) => {
+        onBigKeyProgress: (entry: { db: number; key: Buffer; type: string }, done: number, total: number) => {
           // A few a second per key, and the last one: enough for a progress bar.
           const now = Date.now();
           const key = entry.key.toString('hex');
@@ -227,27 +228,36 @@ async function copyOnce(
           if (done >= total) lastBigKeyEvent.delete(key);
           bus.emit({ type: 'big-key-progress', source: name, db: entry.db, keyHex: key, keyType: entry.type, done, total, unit: entry.type === 'string' ? 'bytes' : 'elements', at: now });
         },
-        onConflict: (entry, targetDb) =>
+        onConflict: (entry: { db: number; key: Buffer }, targetDb: number) =>
           fail(
             `${describeKey(entry.key)} (db ${entry.db}) from source ${name} already exists on the target (db ${targetDb}) with a different value, and onConflict is fail. ` +
               `Set options.onConflict to skip or replace, or delete the key on the target, then run again with --resume`,
           ),
-        onKeyError: (db, key, message) => bus.emit({ type: 'key-error', source: name, db, keyHex: key.toString('hex'), message, at: Date.now() }),
-        onFatal: (err) => fail(err),
-      }, pace);
+        onKeyError: (db: number, key: Buffer, message: string) => bus.emit({ type: 'key-error', source: name, db, keyHex: key.toString('hex'), message, at: Date.now() }),
+        onWarning: (message: string) => bus.emit({ type: 'warning', source: name, message, at: Date.now() }),
+        onFatal: (err: Error) => fail(err),
+      };
+      if (rdb !== undefined) {
+        // An RDB file: read in file order; it opens the target dbs it needs as it meets them.
+        copies.push(new RdbFileSource(name, files.get(name)!, target, job, filter, policy, saved, hooks, pace));
+        continue;
+      }
+      const source = sources.get(name)!;
+      const shards = await listShards(source);
+      if (!source.isCluster) await source.useDbs(shards.map((s) => s.db));
+      const copy: SourceCopy = new SourceCopy(name, source, target, job, filter, policy, shards, saved.shards, saved.counts, hooks, pace);
       await target.useDbs(new Set(shards.map((s) => copy.targetDbOf(s.db))));
       copies.push(copy);
     }
 
-    bus.emit({ type: 'run-started', job: job.name, resumed: opts.resume, sources: [...sources.keys()], target: redactUrl(job.target.url), at: Date.now() });
+    bus.emit({ type: 'run-started', job: job.name, resumed: opts.resume, sources: job.sources.map((s) => s.name), target: redactUrl(job.target.url), at: Date.now() });
     for (const copy of copies) bus.emit({ type: 'source-stage', source: copy.name, stage: 'queued', at: Date.now() });
     const meters = new Map(copies.map((c) => [c.name, new RateMeter()]));
-    const totals = new Map(copies.map((c) => [c.name, c.shards.reduce((n, s) => n + s.keys, 0)]));
-    const emitProgress = (copy: SourceCopy) => {
+    const emitProgress = (copy: SourceCopy | RdbFileSource) => {
       const meter = meters.get(copy.name)!;
       meter.sample(copy.counts.scanned, copy.counts.bytes);
       const { keysPerSec, bytesPerSec } = meter.rates;
-      const total = totals.get(copy.name)!;
+      const total = copy.total;
       const left = Math.max(0, total - copy.counts.scanned);
       bus.emit({
         type: 'progress',
@@ -261,7 +271,7 @@ async function copyOnce(
       });
     };
     const save = () => {
-      for (const copy of copies) checkpoint.sources[copy.name] = { shards: copy.shardState(), counts: { ...copy.counts } };
+      for (const copy of copies) checkpoint.sources[copy.name] = copy.checkpointState();
       saveCheckpoint(opts.stateDir, checkpoint);
     };
     save();
@@ -302,6 +312,22 @@ async function copyOnce(
     await journal.close();
     for (const source of sources.values()) source.close();
     target.close();
+  }
+}
+
+/**
+ * A resumed run skips the keys its checkpoint says are settled, by their place in the file: refused
+ * when the file is not the one the checkpoint was written for (another size or modification time).
+ */
+function refuseChangedFiles(job: Job, files: Map<string, RdbSourceFile>, checkpoint: Checkpoint): void {
+  for (const [name, file] of files) {
+    const saved = checkpoint.sources[name]?.file;
+    if (!saved || (saved.size === file.size && saved.mtimeMs === file.mtimeMs)) continue;
+    throw new ResumeError(
+      `job ${job.name}: source ${name}: the RDB file ${file.path} changed since the checkpoint was written ` +
+        `(${saved.size} bytes, modified ${new Date(saved.mtimeMs).toISOString()}; now ${file.size} bytes, modified ${new Date(file.mtimeMs).toISOString()}), ` +
+        'so the keys the checkpoint counts as copied are not known. Run it without --resume to start again',
+    );
   }
 }
 

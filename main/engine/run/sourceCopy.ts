@@ -82,6 +82,16 @@ export class SourceCopy {
 
   readonly targetDbOf: (sourceDb: number) => number;
 
+  /** Keys the shards held when the run started (the progress total). */
+  get total(): number {
+    return this.shards.reduce((n, s) => n + s.keys, 0);
+  }
+
+  /** What the migration's checkpoint keeps about this source, as of now. */
+  checkpointState(): { shards: Record<string, ShardCheckpoint>; counts: KeyCounts } {
+    return { shards: this.shardState(), counts: { ...this.counts } };
+  }
+
   /** The checkpoint of each shard as of now. */
   shardState(): Record<string, ShardCheckpoint> {
     const state: Record<string, ShardCheckpoint> = { ...this.checkpoint };

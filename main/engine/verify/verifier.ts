@@ -21,6 +21,8 @@ import { targetDbMapping } from '../run/dbMapping.js';
 import { ConflictJournal, SKIP_JOURNAL_FILE } from '../writers/conflictJournal.js';
 import { describeDifference, valuesEqual } from '../values/logicalValue.js';
 import { readValue } from '../values/readValue.js';
+import type { RdbSourceFile } from '../sources/rdbFile.js';
+import { verifyRdbFile } from '../sources/rdbFileVerify.js';
 
 export interface VerifyOptions {
   stateDir: string;
@@ -88,22 +90,60 @@ export async function verifyJob(loaded: LoadedJob, opts: VerifyOptions, bus: Eve
     tunnels?.close();
     throw err;
   }
-  const { sources, target } = opened;
+  const { sources, files, target } = opened;
   const keep = opts.keepDifferences ?? 100;
   const result: VerifyResult = { compared: 0, equal: 0, differences: { missing: 0, type: 0, value: 0, ttl: 0 }, keptByPolicy: 0, vanished: 0, firstDifferences: [] };
   const kept = job.options.onConflict === 'skip' ? ConflictJournal.read(path.join(opts.stateDir, SKIP_JOURNAL_FILE)) : new Set<string>();
   const filter = new KeyFilter(job.options);
   const targetDbOf = targetDbMapping(job, target.address);
   try {
+    /** An RDB file source: its keys are read from the file and compared with the target's. */
+    const verifyFile = async (name: string, file: RdbSourceFile) => {
+      let compared = 0;
+      let differences = 0;
+      await verifyRdbFile({
+        file,
+        target,
+        job,
+        filter,
+        targetDbOf,
+        signal: opts.signal,
+        compareTtl: (srcTtl, tgtTtl) => compareTtl(srcTtl, tgtTtl, job, opts.ttlToleranceMs),
+        onKey: (db, targetDb, key, problem) => {
+          result.compared++;
+          compared++;
+          if (!problem) {
+            result.equal++;
+            return;
+          }
+          const keyHex = key.toString('hex');
+          if (kept.has(`${targetDb}:${keyHex}`)) {
+            result.keptByPolicy++;
+            return;
+          }
+          const d: Difference = { source: name, db, targetDb, keyHex, ...problem };
+          result.differences[d.kind]++;
+          differences++;
+          if (result.firstDifferences.length < keep) result.firstDifferences.push(d);
+          bus.emit({ type: 'verify-difference', ...d, at: Date.now() });
+        },
+        onProgress: (total) => bus.emit({ type: 'verify-progress', source: name, compared, differences, total, at: Date.now() }),
+      });
+    };
     const plans = await Promise.all(
-      [...sources].map(async ([name, source]) => {
+      job.sources.map(async ({ name }) => {
+        const file = files.get(name);
+        if (file) return { name, file, source: null, shards: [] };
+        const source = sources.get(name)!;
         const shards = await listShards(source);
         if (!source.isCluster) await source.useDbs(shards.map((s) => s.db));
         await target.useDbs(new Set(shards.map((s) => targetDbOf(s.db))));
         return { name, source, shards };
       }),
     );
-    await runLimited(plans, job.options.parallel.sources, async ({ name, source, shards }) => {
+    await runLimited(plans, job.options.parallel.sources, async (plan) => {
+      if (plan.source === null) return verifyFile(plan.name, plan.file);
+      const { name, source, shards } = plan;
       const total = shards.reduce((n, s) => n + s.keys, 0);
       let compared = 0;
       let differences = 0;

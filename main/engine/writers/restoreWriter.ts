@@ -2,6 +2,7 @@ import type { KeyCounts } from '../../../shared/events.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { explainReplyError } from '../endpoints/endpoint.js';
 import { atLeast } from '../endpoints/serverFacts.js';
+import { transcodeDumpPayload } from '../rdb/encode/index.js';
 import type { BigKeyEntry, SourceEntry } from '../readers/scanReader.js';
 import { compareBigKey } from '../bigkeys/chunkedCompare.js';
 import { copyBigKey } from '../bigkeys/chunkedCopy.js';
@@ -40,22 +41,30 @@ export interface RestoreWriterOptions {
 
 /** Reply texts with which a server refuses a payload it cannot read (a newer RDB version). */
 const PAYLOAD_REFUSED = /payload version or checksum are wrong|Bad data format/i;
+/** A DUMP payload ends with its RDB version (u16 LE) and CRC-64. */
+const FOOTER = 10;
 /** Replies after which no later write can succeed either. */
 const FATAL = /^(OOM|READONLY|MISCONF|NOPERM|LOADING|MASTERDOWN)\b|unknown command/i;
 
 /**
  * Writes entries with pipelined RESTORE (absolute TTLs with ABSTTL on Redis ≥ 5.0), applying the
- * conflict policy. A payload the target refuses is re-read from the source and written with plain
- * commands instead, and once a payload type has been refused it goes that way directly.
+ * conflict policy. Per key: the payload as it is when the target reads its RDB version; else one
+ * made for the target's version (new footer, or parsed and re-encoded) when that loses nothing;
+ * else the key is re-read from the source and written with plain commands. A payload the target
+ * refuses even so goes the commands way too, and once a type has been refused it goes there directly.
  */
 export class RestoreWriter {
   private readonly absTtl: boolean;
+  private readonly targetRdb: number;
   private readonly refusedTypeBytes = new Set<number>();
+  /** Entries in flight with a payload made for the target's version (counted once RESTOREd). */
+  private readonly reencoding = new Set<SourceEntry>();
   /** Big keys are copied one after another. */
   private bigQueue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: RestoreWriterOptions) {
     this.absTtl = atLeast(opts.target.facts, 5, 0);
+    this.targetRdb = opts.target.facts.rdbVersion;
   }
 
   /**
@@ -114,6 +123,8 @@ export class RestoreWriter {
     }
     const targetDb = this.opts.targetDbOf(entry.db);
     if (this.refusedTypeBytes.has(entry.payload[0])) return this.settleLater(entry, this.viaCommands(entry, targetDb, expireAt));
+    const payload = this.payloadFor(entry);
+    if (!payload) return this.settleLater(entry, this.viaCommands(entry, targetDb, expireAt));
     let ttlArg = 0;
     if (expireAt > 0) {
       ttlArg = this.absTtl ? expireAt + this.opts.target.clockOffsetMs : expireAt - Date.now();
@@ -122,16 +133,36 @@ export class RestoreWriter {
         return this.opts.onDone(entry, true);
       }
     }
-    const args: Arg[] = ['RESTORE', entry.key, ttlArg, entry.payload];
+    if (payload !== entry.payload) this.reencoding.add(entry);
+    const args: Arg[] = ['RESTORE', entry.key, ttlArg, payload];
     if (policy.onConflict === 'replace') args.push('REPLACE');
     if (this.absTtl && expireAt > 0) args.push('ABSTTL');
     this.opts.target.send(targetDb, entry.key, args, this.onRestored, entry);
   }
 
+  /**
+   * The payload to RESTORE: the source's own when its RDB version is not newer than the target's
+   * (two bytes read, nothing parsed), else one the target reads that holds the same value, or null
+   * when no payload can (hash field TTLs, newer stream counters…): then commands it is.
+   */
+  private payloadFor(entry: SourceEntry): Buffer | null {
+    const p = entry.payload;
+    if (p.length < FOOTER || p.readUInt16LE(p.length - FOOTER) <= this.targetRdb) return p;
+    try {
+      const out = transcodeDumpPayload(p, this.targetRdb);
+      return out.ok ? out.payload : null;
+    } catch {
+      // A value the encoder cannot write (it would be a bug): commands can still copy it.
+      return null;
+    }
+  }
+
   /** RESTORE's reply: the common case is settled here; refusals go down the slower paths. */
   private readonly onRestored = (reply: Reply, entry: SourceEntry): void => {
+    const reencoded = this.reencoding.delete(entry);
     if (!(reply instanceof ReplyError)) {
       this.opts.counts.written++;
+      if (reencoded) this.opts.counts.reencoded++;
       this.opts.counts.bytes += entry.payload.length;
       return this.opts.onDone(entry, true);
     }
@@ -188,7 +219,8 @@ export class RestoreWriter {
     const { source, target } = this.opts;
     try {
       const targetPayload = (await target.call(targetDb, entry.key, 'DUMP', entry.key)) as Buffer | null;
-      let same = targetPayload !== null && targetPayload.equals(entry.payload);
+      // The target's DUMP can match what was sent (the source's payload, or the one made for it).
+      let same = targetPayload !== null && (targetPayload.equals(entry.payload) || targetPayload.equals(this.payloadFor(entry) ?? entry.payload));
       if (!same && targetPayload !== null) {
         const [ours, theirs] = await Promise.all([readValue(source, entry.db, entry.key), readValue(target, targetDb, entry.key)]);
         same = ours !== null && theirs !== null && valuesEqual(ours, theirs);

@@ -59,7 +59,8 @@ export function decodeListpack(r: ByteReader): PackedItem[] {
 /** Reads an element's backlen and checks it matches the element's size. */
 function checkBacklen(r: ByteReader, entrySize: number): void {
   const at = r.pos;
-  const n = entrySize < 128 ? 1 : entrySize < 16384 ? 2 : entrySize < 2097152 ? 3 : entrySize < 268435456 ? 4 : 5;
+  // Redis's lpEncodeBacklen bounds (note the strict "< 16383": 16383 itself takes 3 bytes).
+  const n = entrySize <= 127 ? 1 : entrySize < 16383 ? 2 : entrySize < 2097151 ? 3 : entrySize < 268435455 ? 4 : 5;
   let v = 0;
   for (let i = 0; i < n; i++) v = v * 128 + (r.u8('listpack backlen') & 0x7f);
   if (v !== entrySize) r.fail(`listpack element of ${entrySize} bytes has backlen ${v}`, 'corrupt', at);

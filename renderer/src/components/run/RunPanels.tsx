@@ -181,6 +181,7 @@ const COUNT_LABELS: Array<[keyof KeyCounts, string]> = [
   ['expired', 'expired'],
   ['vanished', 'vanished'],
   ['filtered', 'filtered'],
+  ['reencoded', 're-encoded'],
   ['viaCommands', 'via commands'],
   ['chunked', 'chunked'],
   ['errors', 'errors'],
