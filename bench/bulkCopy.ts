@@ -6,29 +6,16 @@
  *
  *   npm run bench            (FERRY_BENCH_KEYS=200000 for a quicker look)
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { RedisConnection } from '../main/engine/resp/connection.js';
 import { replyArray, replyNumber, replyText } from '../main/engine/resp/reply.js';
 import { startRedisProcess } from '../main/engine/sandbox/redisProcess.js';
 import { fillBenchDataset } from './dataset.js';
+import { connect, cpuSeconds, runFerry } from './support.js';
 
 const KEYS = Number(process.env.FERRY_BENCH_KEYS ?? 1_000_000);
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-'));
-
-/** CPU seconds a process has used so far (user + system), from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function connect(port: number): Promise<RedisConnection> {
-  return RedisConnection.connect({ host: '127.0.0.1', port, label: `:${port}` });
-}
 
 async function baseline(sourcePort: number, targetPort: number): Promise<number> {
   const conn = await connect(sourcePort);
@@ -56,31 +43,7 @@ async function baseline(sourcePort: number, targetPort: number): Promise<number>
 async function ferry(sourcePort: number, targetPort: number): Promise<{ keysPerSec: number; wallKeysPerSec: number; peakRssMb: number; cpuSeconds: number }> {
   const jobPath = path.join(work, 'bench.yaml');
   fs.writeFileSync(jobPath, `name: bench\nsources:\n  - { name: src, url: "redis://127.0.0.1:${sourcePort}" }\ntarget: { url: "redis://127.0.0.1:${targetPort}" }\noptions: { onConflict: replace, latencyBudgetMs: 1000 }\n`);
-  const started = performance.now();
-  const child = spawn(process.execPath, [path.join(repo, 'main/cli/bin.js'), 'run', jobPath, '--json', '--state-dir', path.join(work, 'state')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let peakKb = 0;
-  let cpu = 0;
-  const poll = setInterval(() => {
-    try {
-      cpu = cpuSeconds(child.pid!);
-      const hwm = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
-    } catch {
-      /* exited */
-    }
-  }, 50);
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearInterval(poll);
-  const wallSeconds = (performance.now() - started) / 1000;
-  if (code !== 0) throw new Error(`ferry run exited ${code}: ${out.slice(-2000)}`);
-  const finished = out
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { type: string; elapsedMs?: number; counts?: { written: number } })
-    .find((e) => e.type === 'run-finished')!;
-  return { keysPerSec: finished.counts!.written / (finished.elapsedMs! / 1000), wallKeysPerSec: finished.counts!.written / wallSeconds, peakRssMb: peakKb / 1024, cpuSeconds: cpu };
+  return runFerry(jobPath, path.join(work, 'state'));
 }
 
 async function main(): Promise<void> {
