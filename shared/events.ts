@@ -5,7 +5,7 @@ import { z } from 'zod';
  * bridge are all subscribers; the UI draws exactly these. Keys travel as hex (they are bytes).
  */
 
-export const ShardStage = z.enum(['queued', 'connecting', 'staging', 'copying', 'reconnecting', 'done', 'failed', 'stopped']);
+export const ShardStage = z.enum(['queued', 'connecting', 'staging', 'copying', 'live', 'reconnecting', 'done', 'failed', 'stopped']);
 export type ShardStage = z.infer<typeof ShardStage>;
 
 /** Counts of what happened to keys, per source (and summed for the run). */
@@ -223,6 +223,32 @@ export const VerifyFinishedEvent = z.object({
   at: z.number(),
 });
 
+/**
+ * Live sync of one source node (`ferry run --live`, main/engine/live): its phase and how far the
+ * target is behind the node's replication stream. Sent once a second per node, and on each change.
+ */
+export const LiveEvent = z.object({
+  type: z.literal('live'),
+  source: z.string(),
+  /** The source node, `host:port` as the job names it. */
+  node: z.string(),
+  phase: z.enum(['connecting', 'full-sync', 'streaming', 'reconnecting', 'stopped', 'failed']),
+  /** How the latest connection started: the whole dataset again (`full`), or from Ferry's offset (`partial`). */
+  resync: z.enum(['full', 'partial']).nullable(),
+  /** The server's replication offset, and the offset up to which the target holds every effect. */
+  serverOffset: z.number(),
+  appliedOffset: z.number(),
+  lagBytes: z.number(),
+  /** How long the target has been behind (0 when caught up). */
+  lagMs: z.number(),
+  /** Commands applied on the target, dropped (filters, replication chatter), and refused by it. */
+  applied: z.number(),
+  dropped: z.number(),
+  errors: z.number(),
+  message: z.string().optional(),
+  at: z.number(),
+});
+
 export const EngineEvent = z.discriminatedUnion('type', [
   RunStartedEvent,
   SourceStageEvent,
@@ -237,6 +263,7 @@ export const EngineEvent = z.discriminatedUnion('type', [
   VerifyProgressEvent,
   VerifyDifferenceEvent,
   VerifyFinishedEvent,
+  LiveEvent,
 ]);
 export type EngineEvent = z.infer<typeof EngineEvent>;
 export type EngineEventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;

@@ -2,6 +2,9 @@ import type { EngineEvent } from '../../shared/events.js';
 import { EventBus } from '../engine/events/eventBus.js';
 import type { LoadedJob } from '../engine/job/loadJob.js';
 import { runMigration } from '../engine/run/migration.js';
+import { runLive } from '../engine/live/liveRun.js';
+import { cutover } from '../engine/live/cutover.js';
+import { describeLive } from './progressView.js';
 import { stateDirFor } from '../engine/run/stateDir.js';
 import { verifyJob } from '../engine/verify/verifier.js';
 import { planJob } from '../engine/plan/planner.js';
@@ -43,6 +46,8 @@ function interruptible(): AbortController {
 }
 
 export interface RunCommandOptions {
+  /** Follow the sources' replication streams until stopped (ferry run --live). */
+  live?: boolean;
   resume: boolean;
   json: boolean;
   /** Print each endpoint's latency once a second (ferry run --latency). */
@@ -57,19 +62,62 @@ export async function runCommand(loaded: LoadedJob, opts: RunCommandOptions): Pr
   const bus = new EventBus();
   const view = attachOutput(bus, opts.json, opts.latency);
   const started = Date.now();
-  const result = await runMigration(loaded, { resume: opts.resume, stateDir, signal: interruptible().signal, tunnels: opts.tunnels }, bus);
+  const runOpts = { resume: opts.resume, stateDir, signal: interruptible().signal, tunnels: opts.tunnels };
+  const result = opts.live ? await runLive(loaded, runOpts, bus) : await runMigration(loaded, runOpts, bus);
   view?.finish();
   if (!opts.json) {
     process.stdout.write(`${formatRunSummary(result, Date.now() - started)}\n`);
-    if (result.outcome !== 'done' && loaded.path) process.stdout.write(`To continue: ${resumeCommand(loaded.path, opts.stateDir)}\n`);
+    if (opts.live && result.message) process.stdout.write(`${result.message}\n`);
+    if (result.outcome !== 'done' && loaded.path) process.stdout.write(`To continue: ${resumeCommand(loaded.path, opts.stateDir, opts.live)}\n`);
   }
-  return result.outcome === 'done' ? EXIT_OK : EXIT_FAILED;
+  // A live run ends when it is told to: stopped is its success.
+  return result.outcome === 'done' || (opts.live && result.outcome === 'stopped') ? EXIT_OK : EXIT_FAILED;
 }
 
 /** The command that resumes this run, as the user would type it. */
-function resumeCommand(jobPath: string, stateDir: string | undefined): string {
+function resumeCommand(jobPath: string, stateDir: string | undefined, live = false): string {
   const quote = (s: string) => (/^[\w./:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  return `ferry run ${quote(jobPath)} --resume${stateDir ? ` --state-dir ${quote(stateDir)}` : ''}`;
+  return `ferry run ${quote(jobPath)}${live ? ' --live' : ''} --resume${stateDir ? ` --state-dir ${quote(stateDir)}` : ''}`;
+}
+
+export interface CutoverCommandOptions {
+  json: boolean;
+  timeoutMs: number;
+  ttlToleranceMs: number;
+  stateDir?: string;
+  tunnels?: TunnelChoices;
+}
+
+/** `ferry cutover`: waits for lag 0 on every source, verifies, says whether it is safe to switch. */
+export async function cutoverCommand(loaded: LoadedJob, opts: CutoverCommandOptions): Promise<number> {
+  const stateDir = stateDirFor(loaded.job.name, loaded.path, opts.stateDir);
+  const bus = new EventBus();
+  const view = attachOutput(bus, opts.json);
+  const started = Date.now();
+  let lastWait = 0;
+  const result = await cutover(
+    loaded,
+    {
+      stateDir,
+      timeoutMs: opts.timeoutMs,
+      ttlToleranceMs: opts.ttlToleranceMs,
+      tunnels: opts.tunnels,
+      signal: interruptible().signal,
+      onWaiting: (behind) => {
+        if (opts.json || Date.now() - lastWait < 2000) return;
+        lastWait = Date.now();
+        process.stderr.write(`waiting for lag 0: ${behind.map(describeLive).join('; ')}\n`);
+      },
+    },
+    bus,
+  );
+  view?.finish();
+  if (opts.json) process.stdout.write(`${JSON.stringify({ type: 'cutover', safe: result.safe, reason: result.reason ?? null, nodes: result.nodes })}\n`);
+  else {
+    if (result.verify) process.stdout.write(`${formatVerifySummary(result.verify, Date.now() - started)}\n`);
+    process.stdout.write(result.safe ? `Safe to switch: every source's stream is applied (lag 0) and the target equals the sources.\n` : `NOT safe to switch: ${result.reason}\n`);
+  }
+  return result.safe ? EXIT_OK : EXIT_FAILED;
 }
 
 export interface VerifyCommandOptions {

@@ -7,7 +7,7 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { JobFileError, loadJobFile } from '../engine/job/loadJob.js';
 import { ResumeError } from '../engine/run/migration.js';
 import { UnsupportedError } from '../engine/run/openEndpoints.js';
-import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, planCommand, runCommand, verifyCommand } from './commands.js';
+import { cutoverCommand, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, planCommand, runCommand, verifyCommand } from './commands.js';
 import { runDemo } from './demo.js';
 import { formatRdbSummary } from './rdbSummary.js';
 import { inspectRdb } from '../engine/rdb/inspect.js';
@@ -24,9 +24,12 @@ Usage:
       what will happen, how long it takes, what will hurt and what cannot work.
       Exit 0 when the plan has no blocker, 1 when it has one.
       --sample N   analyse N keys per source db instead of every key (labelled as a sample)
-  ferry run JOB [--resume] [--json] [--latency] [--state-dir DIR] [--accept-new-host-keys]
+  ferry run JOB [--live] [--resume] [--json] [--latency] [--state-dir DIR] [--accept-new-host-keys]
       Copy every selected key of every source in the job file into the target.
-      --resume     continue from the last checkpoint of this job
+      --live       follow each source's replication stream (a full sync, then every write)
+                   until stopped with Ctrl-C; switch over with ferry cutover
+      --resume     continue from the last checkpoint of this job (with --live: from each
+                   source's saved replication offset)
       --json       print engine events as NDJSON instead of progress bars
       --latency    print each endpoint's latency (PING probe) once a second
       --accept-new-host-keys  trust SSH host keys seen for the first time and record them
@@ -35,6 +38,11 @@ Usage:
   ferry verify JOB [--json] [--ttl-tolerance MS] [--state-dir DIR] [--accept-new-host-keys]
       Compare every selected source key with the target (type, value, TTL).
       --ttl-tolerance  TTLs may differ by this many ms (default 1000)
+  ferry cutover JOB [--timeout S] [--ttl-tolerance MS] [--json] [--state-dir DIR] [--accept-new-host-keys]
+      With ferry run JOB --live running: wait until every source's stream is applied on the
+      target (stop the application's writes first), verify every key, and say whether it is
+      safe to switch. Exit 0 when safe, 1 when not (what differs, or what is behind).
+      --timeout S  give up waiting for the lag to reach 0 after S seconds (default 600)
   ferry rdb inspect FILE [--json] [--top N]
       Read an RDB file (Redis 2.4 to 8.0) once and report what is in it: the RDB and Redis
       versions, aux fields, functions, keys per db and per type (and encoding), TTLs, the
@@ -67,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdRun(rest);
     case 'verify':
       return cmdVerify(rest);
+    case 'cutover':
+      return cmdCutover(rest);
     case 'demo':
       return cmdDemo(rest);
     case 'plan':
@@ -107,10 +117,15 @@ function tunnelChoices(values: Record<string, unknown>): TunnelChoices {
 }
 
 async function cmdRun(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { resume: { type: 'boolean' }, json: { type: 'boolean' }, latency: { type: 'boolean' }, 'state-dir': { type: 'string' }, ...HOST_KEY_FLAG }, 1);
+  const { values, positionals } = parse(
+    args,
+    { live: { type: 'boolean' }, resume: { type: 'boolean' }, json: { type: 'boolean' }, latency: { type: 'boolean' }, 'state-dir': { type: 'string' }, ...HOST_KEY_FLAG },
+    1,
+  );
   const loaded = await loadJobFile(positionals[0]);
   return runCommand(loaded, {
     tunnels: tunnelChoices(values),
+    live: Boolean(values.live),
     resume: Boolean(values.resume),
     json: Boolean(values.json),
     latency: Boolean(values.latency),
@@ -124,11 +139,29 @@ async function cmdVerify(args: string[]): Promise<number> {
     { json: { type: 'boolean' }, 'ttl-tolerance': { type: 'string' }, 'state-dir': { type: 'string' }, ...HOST_KEY_FLAG },
     1,
   );
+  const loaded = await loadJobFile(positionals[0]);
+  return verifyCommand(loaded, { json: Boolean(values.json), ttlToleranceMs: ttlTolerance(values), stateDir: values['state-dir'] as string | undefined, tunnels: tunnelChoices(values) });
+}
+
+function ttlTolerance(values: Record<string, unknown>): number {
   const given = values['ttl-tolerance'] as string | undefined;
   const tolerance = given === undefined ? 1000 : given.trim() === '' ? NaN : Number(given);
-  if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--ttl-tolerance must be a number of milliseconds >= 0, got "${String(values['ttl-tolerance'])}"`);
+  if (!Number.isFinite(tolerance) || tolerance < 0) throw new UsageError(`--ttl-tolerance must be a number of milliseconds >= 0, got "${String(given)}"`);
+  return tolerance;
+}
+
+async function cmdCutover(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { json: { type: 'boolean' }, timeout: { type: 'string' }, 'ttl-tolerance': { type: 'string' }, 'state-dir': { type: 'string' }, ...HOST_KEY_FLAG },
+    1,
+  );
+  const given = values.timeout as string | undefined;
+  const timeout = given === undefined ? 600 : /^\d+(\.\d+)?$/.test(given.trim()) ? Number(given) : NaN;
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds > 0, got "${String(given)}"`);
+  const tolerance = ttlTolerance(values);
   const loaded = await loadJobFile(positionals[0]);
-  return verifyCommand(loaded, { json: Boolean(values.json), ttlToleranceMs: tolerance, stateDir: values['state-dir'] as string | undefined, tunnels: tunnelChoices(values) });
+  return cutoverCommand(loaded, { json: Boolean(values.json), timeoutMs: timeout * 1000, ttlToleranceMs: tolerance, stateDir: values['state-dir'] as string | undefined, tunnels: tunnelChoices(values) });
 }
 
 async function cmdPlan(args: string[]): Promise<number> {

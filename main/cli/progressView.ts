@@ -12,6 +12,8 @@ export class ProgressView {
   private readonly stages = new Map<string, string>();
   /** Staging replicas still syncing, by `source node`. */
   private readonly staging = new Map<string, EngineEventOf<'staging'>>();
+  /** Live sync, by `source node`: the latest event of each. */
+  private readonly live = new Map<string, EngineEventOf<'live'>>();
   private drawnLines = 0;
   private lastPlainLine = 0;
   private lastDraw = 0;
@@ -75,6 +77,9 @@ export class ProgressView {
       case 'staging':
         this.handleStaging(event);
         break;
+      case 'live':
+        this.handleLive(event);
+        break;
       default:
         break;
     }
@@ -93,6 +98,19 @@ export class ProgressView {
     else if (syncing && Date.now() - this.lastPlainLine > 5000) {
       this.lastPlainLine = Date.now();
       this.line(describeStaging(event));
+    }
+  }
+
+  private handleLive(event: EngineEventOf<'live'>): void {
+    const key = `${event.source} ${event.node}`;
+    const before = this.live.get(key);
+    this.live.set(key, event);
+    // Phase changes and messages are news; the lag itself is redrawn (TTY) or printed every 5 s.
+    if (before?.phase !== event.phase || (event.message && event.message !== before?.message)) this.line(describeLive(event));
+    else if (this.tty) this.draw(false);
+    else if (Date.now() - this.lastPlainLine > 5000) {
+      this.lastPlainLine = Date.now();
+      for (const l of this.live.values()) this.line(describeLive(l));
     }
   }
 
@@ -121,9 +139,18 @@ export class ProgressView {
     const rows = [...this.staging.values()].map(describeStaging);
     rows.push(...[...this.latest.values()].map((p) => bar(p, this.stages.get(p.source))));
     rows.push(...[...this.verifying.values()].map(verifyBar));
+    rows.push(...[...this.live.values()].filter((l) => l.phase === 'streaming').map(describeLive));
     if (rows.length) this.out.write(`${rows.join('\n')}\n`);
     this.drawnLines = rows.length;
   }
+}
+
+/** `idc-01 10.0.0.11:6379: streaming, lag 0 B / 0 ms, 12,345 commands applied (3 dropped, 0 errors)`. */
+export function describeLive(e: EngineEventOf<'live'>): string {
+  const resync = e.resync === 'partial' ? ' (partial resync)' : e.resync === 'full' && e.phase !== 'connecting' ? ' (full sync)' : '';
+  const lag = `lag ${formatBytes(e.lagBytes)} / ${formatDuration(e.lagMs)}`;
+  const counts = `${formatCount(e.applied)} commands applied (${formatCount(e.dropped)} dropped, ${formatCount(e.errors)} errors)`;
+  return `${e.source} ${e.node}: ${e.phase}${resync}, ${lag}, ${counts}${e.message ? `: ${e.message}` : ''}`;
 }
 
 function meter(source: string, done: number, total: number): string {

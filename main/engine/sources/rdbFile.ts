@@ -12,11 +12,15 @@ export interface RdbSourceFile {
   mtimeMs: number;
   /** From the file's header. */
   rdbVersion: number;
+  /** The RDB comes from this stream instead of the file at `path` (a replication full sync). */
+  stream?: AsyncIterable<Buffer>;
+  /** How messages name it, instead of `source NAME (RDB file PATH)`. */
+  label?: string;
 }
 
 /** How a source file is labelled in messages: `source dumps (RDB file /x/dump.rdb)`. */
-export function fileLabel(file: Pick<RdbSourceFile, 'name' | 'path'>): string {
-  return `source ${file.name} (RDB file ${file.path})`;
+export function fileLabel(file: Pick<RdbSourceFile, 'name' | 'path' | 'label'>): string {
+  return file.label ?? `source ${file.name} (RDB file ${file.path})`;
 }
 
 /**
@@ -79,7 +83,7 @@ export async function checkRdbFiles(job: Job): Promise<{ files: Map<string, RdbS
  * `chunkBytes` come in chunks (see readRdb).
  */
 export function readRdbFile(file: RdbSourceFile, opts: RdbReadOptions): AsyncGenerator<RdbItem> {
-  return readRdb(fs.createReadStream(file.path, { highWaterMark: 1 << 20 }), opts);
+  return readRdb(file.stream ?? fs.createReadStream(file.path, { highWaterMark: 1 << 20 }), opts);
 }
 
 /**

@@ -17,6 +17,8 @@ export interface StagingSetOptions {
   /** Only these sources (by name); default every `stage: replica` source. */
   only?: string[];
   tunnels: TunnelSet | null;
+  /** Keep the replicas following their sources (live sync reads their stream) instead of detaching them. */
+  attached?: boolean;
   emit: (event: EngineEvent) => void;
   signal?: AbortSignal;
 }
@@ -85,7 +87,7 @@ export class StagingSet {
               });
               staged.nodes.push({ node, replica });
               await replica.waitSynced();
-              await replica.detach();
+              if (!opts.attached) await replica.detach();
             });
           }
         } finally {
@@ -125,6 +127,12 @@ export class StagingSet {
       },
     };
     return { role: 'source', name: source.name, url: plainUrl(source.url!), route, ...(staged.layout && { frozenLayout: staged.layout }) };
+  }
+
+  /** The local replica standing in for a source node (`host:port` as the source names it), or null. */
+  replicaOf(sourceName: string, host: string, port: number): { host: string; port: number } | null {
+    const n = this.staged.get(sourceName)?.nodes.find((x) => x.node.host === host && x.node.port === port);
+    return n ? { host: n.replica.host, port: n.replica.port } : null;
   }
 
   /** Shuts every staging server down; their files are kept with `keepFiles` (options.keepStaging). */

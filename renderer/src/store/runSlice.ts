@@ -71,6 +71,8 @@ export interface RunState {
   sources: Record<string, SourceRow>;
   /** By source, then node. */
   staging: Record<string, Record<string, StagingNode>>;
+  /** Live sync (`--live`), by source, then node: the latest event of each. */
+  live: Record<string, Record<string, EngineEventOf<'live'>>>;
   tunnels: Record<string, TunnelState>;
   bigKeyWarnings: Notice[];
   /** Big keys being copied in windows, by `source db keyHex`; a finished one stays at 100 %. */
@@ -100,6 +102,7 @@ export function initialRun(): RunState {
     order: [],
     sources: {},
     staging: {},
+    live: {},
     tunnels: {},
     bigKeyWarnings: [],
     bigKeyProgress: {},
@@ -293,6 +296,11 @@ export function runTunnel(run: RunState, e: EngineEventOf<'tunnel'>): RunState {
 export function runStaging(run: RunState, e: EngineEventOf<'staging'>): RunState {
   const nodes = { ...run.staging[e.source], [e.node]: stagingFrom(e) };
   return { ...run, staging: { ...run.staging, [e.source]: nodes } };
+}
+
+export function runLive(run: RunState, e: EngineEventOf<'live'>): RunState {
+  const nodes = { ...run.live[e.source], [e.node]: e };
+  return { ...run, live: { ...run.live, [e.source]: nodes } };
 }
 
 export function runLatency(run: RunState, e: EngineEventOf<'latency'>): RunState {

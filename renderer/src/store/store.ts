@@ -12,6 +12,7 @@ import {
   runProgress,
   runSourceStage,
   runStaging,
+  runLive,
   runStarted,
   runTunnel,
   runVerifyProgress,
@@ -96,6 +97,8 @@ export function reduceEvent<S extends FerryData>(s: S, app: AppEvent): S {
       if (kind === 'plan') return { ...s, plan: planStaging(s.plan, e) };
       if (kind === 'run') return inRun((run) => runStaging(run, e));
       return { ...s, ui: activityFrom(s.ui, kind, e) };
+    case 'live':
+      return inRun((run) => runLive(run, e));
     case 'verify-progress':
       if (kind === 'run') return inRun((run) => runVerifyProgress(run, e));
       return kind === 'verify' ? { ...s, verify: verifyProgress(s.verify, e) } : s;

@@ -1,0 +1,204 @@
+// `ferry run --live` in this process against real servers: a full sync through the replication
+// stream while a writer keeps writing, then the stream; a cut link resumes with a partial resync;
+// `cutover` waits for lag 0 and verify finds the target equal to the source.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineEvent, EngineEventOf } from '../../shared/events.js';
+import { EventBus } from '../../main/engine/events/eventBus.js';
+import { cutover } from '../../main/engine/live/cutover.js';
+import { runLive } from '../../main/engine/live/liveRun.js';
+import type { RunResult } from '../../main/engine/run/migration.js';
+import type { RedisConnection } from '../../main/engine/resp/connection.js';
+import type { Arg } from '../../main/engine/resp/commandEncoder.js';
+import { BINARY_KEY, BINARY_VALUE, connectTo, everyTypeCommands, sendAll, UNICODE_KEY } from '../support/dataset.js';
+import { jobFromYaml, totalDifferences } from '../support/engineRun.js';
+import { startCluster, startRedis, type RedisCluster, type RedisServer } from '../support/redisServers.js';
+
+type Job = ReturnType<typeof jobFromYaml>;
+
+interface Following {
+  events: EngineEvent[];
+  stop(): Promise<RunResult>;
+  done: Promise<RunResult>;
+}
+
+/** Starts a live run of the job in this process. */
+function follow(job: Job, resume = false): Following {
+  fs.mkdirSync(job.stateDir, { recursive: true });
+  const bus = new EventBus();
+  const events: EngineEvent[] = [];
+  bus.on((e) => events.push(e));
+  const controller = new AbortController();
+  const done = runLive(job.loaded, { resume, stateDir: job.stateDir, signal: controller.signal }, bus);
+  return {
+    events,
+    done,
+    stop: async () => {
+      controller.abort();
+      return done;
+    },
+  };
+}
+
+async function untilCaughtUp(job: Job, timeoutMs = 60_000) {
+  const bus = new EventBus();
+  return cutover(job.loaded, { stateDir: job.stateDir, ttlToleranceMs: 1500, timeoutMs }, bus);
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const liveEvents = (events: EngineEvent[]) => events.filter((e): e is EngineEventOf<'live'> => e.type === 'live');
+
+/**
+ * A writer that keeps changing the source, in three dbs: every type, TTLs (some expiring while the
+ * run follows), deletes, MULTI/EXEC, EVAL, binary and unicode keys, and a big string growing.
+ */
+function startWriter(conns: RedisConnection[]) {
+  let running = true;
+  let round = 0;
+  const loop = (async () => {
+    while (running) {
+      const r = round++;
+      const db = r % conns.length;
+      const conn = conns[db];
+      const cmds: Arg[][] = [
+        ['SET', `w:s:${r % 500}`, `v${r}`],
+        ['SET', `w:ttl:${r % 300}`, `t${r}`, 'PX', String(300 + (r % 7) * 200)],
+        ['INCRBY', `w:n:${r % 50}`, String(r)],
+        ['HSET', `w:h:${r % 40}`, `f${r % 13}`, `hv${r}`],
+        ['HDEL', `w:h:${(r + 7) % 40}`, `f${(r + 3) % 13}`],
+        ['RPUSH', `w:l:${r % 30}`, `e${r}`, `e${r + 1}`],
+        ['LPOP', `w:l:${(r + 11) % 30}`],
+        ['SADD', `w:set:${r % 30}`, `m${r % 97}`],
+        ['SREM', `w:set:${(r + 5) % 30}`, `m${(r + 1) % 97}`],
+        ['ZADD', `w:z:${r % 30}`, String(r % 1000), `zm${r % 61}`],
+        ['ZINCRBY', `w:z:${(r + 3) % 30}`, '1.5', `zm${r % 61}`],
+        ['XADD', `w:x:${r % 5}`, '*', 'f', `x${r}`],
+        ['EXPIRE', `w:s:${(r + 100) % 500}`, String(2 + (r % 5))],
+        ['DEL', `w:s:${(r + 250) % 500}`],
+        ['PERSIST', `w:s:${(r + 3) % 500}`],
+        ['MULTI'],
+        ['INCR', `w:tx:a`],
+        ['HSET', `w:tx:h`, 'round', String(r)],
+        ['EXEC'],
+        ['EVAL', "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])", '2', `w:lua:${r % 20}`, `w:lua:count`, `l${r}`],
+        ['SET', Buffer.concat([BINARY_KEY, Buffer.from(String(r % 10))]), BINARY_VALUE],
+        ['SET', `${UNICODE_KEY}:${r % 10}`, ''],
+        ['APPEND', 'w:big', Buffer.alloc(4096, 97 + (r % 26))],
+      ];
+      await sendAll(conn, cmds);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return round;
+    },
+  };
+}
+
+describe('live sync of a standalone source', () => {
+  let source: RedisServer;
+  let target: RedisServer;
+  let conns: RedisConnection[];
+  beforeAll(async () => {
+    // A backlog that holds the writer's output across the cut link (the writer makes about 1 MB/s).
+    [source, target] = await Promise.all([startRedis({ args: ['--repl-diskless-sync-delay', '0', '--repl-backlog-size', '32mb'] }), startRedis()]);
+    // A dataset large enough that the writer runs during the full sync.
+    const seed = await connectTo(source.port, 0);
+    await sendAll(seed, everyTypeCommands('seed:', 'v'));
+    for (let i = 0; i < 60_000; i += 5000) await sendAll(seed, Array.from({ length: 5000 }, (_, k) => ['SET', `seed:k:${i + k}`, `value-${i + k}`]));
+    seed.close();
+    conns = await Promise.all([0, 1, 2].map((db) => connectTo(source.port, db)));
+  }, 60_000);
+  afterAll(async () => {
+    conns?.forEach((c) => c.close());
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('full sync while the source is written to, then the stream; cutover: lag 0, verify equal; a cut link resumes with a partial resync', async () => {
+    const job = jobFromYaml(['name: live', 'sources:', `  - { name: src, url: "${source.url}" }`, `target: { url: "${target.url}" }`, 'options: { dbs: { "2": 5 } }'].join('\n'));
+    const writer = startWriter(conns);
+    const run = follow(job);
+    try {
+      await waitFor('the stream phase', () => liveEvents(run.events).some((e) => e.phase === 'streaming'), 60_000);
+      // The writer goes on while the stream is applied; then the link is cut under it.
+      await new Promise((r) => setTimeout(r, 1500));
+      const killed = await source.cli('CLIENT', 'KILL', 'TYPE', 'replica');
+      expect(Number(killed)).toBe(1);
+      await waitFor('a partial resync', () => liveEvents(run.events).some((e) => e.resync === 'partial' && e.phase === 'streaming'), 30_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const rounds = await writer.stop();
+      expect(rounds).toBeGreaterThan(100);
+
+      const result = await untilCaughtUp(job);
+      expect(result.reason).toBeUndefined();
+      expect(result.safe).toBe(true);
+      expect(result.verify!.compared).toBeGreaterThan(60_000);
+      expect(totalDifferences(result.verify!)).toBe(0);
+      // db 2 went to db 5, as the job maps it.
+      expect(Number(await target.cli('-n', '5', 'DBSIZE'))).toBe(Number(await source.cli('-n', '2', 'DBSIZE')));
+      const phases = liveEvents(run.events).map((e) => e.phase);
+      expect(phases).toContain('full-sync');
+      expect(phases).toContain('reconnecting');
+      const last = liveEvents(run.events).at(-1)!;
+      expect(last.applied).toBeGreaterThan(rounds);
+    } finally {
+      await writer.stop();
+      const end = await run.stop();
+      if (process.env.DEBUG_LIVE) for (const e of run.events) if (e.type !== 'progress' && !(e.type === 'live' && e.phase === 'streaming' && !e.message)) console.log(JSON.stringify(e).slice(0, 300));
+      expect(end.message).toMatch(/live sync stopped/);
+      expect(end.outcome).toBe('stopped');
+    }
+  }, 180_000);
+});
+
+describe('live sync into a cluster target', () => {
+  let source: RedisServer;
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    [source, cluster] = await Promise.all([startRedis({ args: ['--repl-diskless-sync-delay', '0'] }), startCluster(3)]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([source?.stop(), cluster?.stop()]);
+  });
+
+  it('multi-key commands across slots (MSET, DEL, RENAME, SUNIONSTORE, MULTI/EXEC) end equal', async () => {
+    const seed = await connectTo(source.port, 0);
+    await sendAll(seed, everyTypeCommands('seed:', 'v'));
+    const job = jobFromYaml(['name: live-cluster', 'sources:', `  - { name: src, url: "${source.url}" }`, `target: { url: "${cluster.url}" }`].join('\n'));
+    const run = follow(job);
+    try {
+      await waitFor('the stream phase', () => liveEvents(run.events).some((e) => e.phase === 'streaming'), 60_000);
+      for (let r = 0; r < 50; r++) {
+        await sendAll(seed, [
+          ['MSET', `a:${r}`, `1-${r}`, `b:${r}`, `2-${r}`, `c:${r}`, `3-${r}`],
+          ['SADD', `s1:${r}`, 'x', 'y'],
+          ['SADD', `s2:${r}`, 'y', 'z'],
+          ['SUNIONSTORE', `su:${r}`, `s1:${r}`, `s2:${r}`],
+          ['RENAME', `a:${r}`, `renamed:${r}`],
+          ['DEL', `b:${r}`, `s1:${r}`],
+          ['MULTI'],
+          ['SET', `t1:${r}`, 'one'],
+          ['SET', `t2:${r}`, 'two'],
+          ['EXEC'],
+        ]);
+      }
+      const result = await untilCaughtUp(job);
+      expect(result.reason).toBeUndefined();
+      expect(totalDifferences(result.verify!)).toBe(0);
+      expect(result.verify!.compared).toBeGreaterThan(250);
+    } finally {
+      seed.close();
+      await run.stop();
+    }
+  }, 120_000);
+});
