@@ -91,6 +91,8 @@ function startWriter(conns: RedisConnection[]) {
         ['SET', Buffer.concat([BINARY_KEY, Buffer.from(String(r % 10))]), BINARY_VALUE],
         ['SET', `${UNICODE_KEY}:${r % 10}`, ''],
         ['APPEND', 'w:big', Buffer.alloc(4096, 97 + (r % 26))],
+        ['HSET', 'w:bighash', `g${r}`, `v${r}`],
+        ['RPUSH', 'w:biglist', `n${r}`],
       ];
       await sendAll(conn, cmds);
       await new Promise((resolve) => setTimeout(resolve, 2));
@@ -116,6 +118,14 @@ describe('live sync of a standalone source', () => {
     const seed = await connectTo(source.port, 0);
     await sendAll(seed, everyTypeCommands('seed:', 'v'));
     for (let i = 0; i < 60_000; i += 5000) await sendAll(seed, Array.from({ length: 5000 }, (_, k) => ['SET', `seed:k:${i + k}`, `value-${i + k}`]));
+    // Big keys (over the job's bigKey) that the writer keeps growing: a string, a hash, a list.
+    await sendAll(seed, [['SET', 'w:big', Buffer.alloc(1 << 20, 120)]]);
+    for (let i = 0; i < 6000; i += 1000) {
+      await sendAll(seed, [
+        ['HSET', 'w:bighash', ...Array.from({ length: 1000 }, (_, k) => [`f${i + k}`, `v${i + k}`]).flat()],
+        ['RPUSH', 'w:biglist', ...Array.from({ length: 1000 }, (_, k) => `e${i + k}`)],
+      ]);
+    }
     seed.close();
     conns = await Promise.all([0, 1, 2].map((db) => connectTo(source.port, db)));
   }, 60_000);
@@ -125,7 +135,7 @@ describe('live sync of a standalone source', () => {
   });
 
   it('full sync while the source is written to, then the stream; cutover: lag 0, verify equal; a cut link resumes with a partial resync', async () => {
-    const job = jobFromYaml(['name: live', 'sources:', `  - { name: src, url: "${source.url}" }`, `target: { url: "${target.url}" }`, 'options: { dbs: { "2": 5 } }'].join('\n'));
+    const job = jobFromYaml(['name: live', 'sources:', `  - { name: src, url: "${source.url}" }`, `target: { url: "${target.url}" }`, 'options: { dbs: { "2": 5 }, bigKey: { bytes: 256kb, elements: 2000 } }'].join('\n'));
     const writer = startWriter(conns);
     const run = follow(job);
     try {
@@ -146,6 +156,9 @@ describe('live sync of a standalone source', () => {
       expect(totalDifferences(result.verify!)).toBe(0);
       // db 2 went to db 5, as the job maps it.
       expect(Number(await target.cli('-n', '5', 'DBSIZE'))).toBe(Number(await source.cli('-n', '2', 'DBSIZE')));
+      // The big keys as they ended: grown by the stream after the full sync.
+      expect(Number(await target.cli('HLEN', 'w:bighash'))).toBe(Number(await source.cli('HLEN', 'w:bighash')));
+      expect(Number(await target.cli('STRLEN', 'w:big'))).toBeGreaterThan(1 << 20);
       const phases = liveEvents(run.events).map((e) => e.phase);
       expect(phases).toContain('full-sync');
       expect(phases).toContain('reconnecting');
@@ -200,5 +213,41 @@ describe('live sync into a cluster target', () => {
       seed.close();
       await run.stop();
     }
+  }, 120_000);
+});
+
+describe('live sync through a staging replica (stage: replica)', () => {
+  let source: RedisServer;
+  let target: RedisServer;
+  beforeAll(async () => {
+    [source, target] = await Promise.all([startRedis({ args: ['--repl-diskless-sync-delay', '0'], password: 'src-Pw-3' }), startRedis()]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('the source serves one sync (to the local replica); Ferry follows the replica; writes arrive; cutover is safe', async () => {
+    const conn = await connectTo(source.port, 0, 'src-Pw-3');
+    await sendAll(conn, everyTypeCommands('staged:', 'v'));
+    const job = jobFromYaml(['name: live-staged', 'sources:', `  - { name: src, url: "redis://:src-Pw-3@127.0.0.1:${source.port}", stage: replica }`, `target: { url: "${target.url}" }`].join('\n'));
+    const run = follow(job);
+    try {
+      await waitFor('the stream phase', () => liveEvents(run.events).some((e) => e.phase === 'streaming'), 60_000);
+      for (let i = 0; i < 200; i++) await sendAll(conn, [['SET', `after:${i}`, `a${i}`], ['HINCRBY', 'staged:counter', 'n', '1']]);
+      const info = await source.cli('-a', 'src-Pw-3', '--no-auth-warning', 'INFO', 'replication');
+      // One replica of the source: Ferry's staging replica; Ferry itself reads that replica.
+      expect(info).toContain('connected_slaves:1');
+      const result = await untilCaughtUp(job);
+      expect(result.reason).toBeUndefined();
+      expect(totalDifferences(result.verify!)).toBe(0);
+      expect(await target.cli('GET', 'after:199')).toBe('a199');
+      expect(run.events.some((e) => e.type === 'staging' && e.state === 'synced')).toBe(true);
+      expect(run.events.some((e) => e.type === 'staging' && e.state === 'detached')).toBe(false);
+    } finally {
+      conn.close();
+      await run.stop();
+    }
+    // The staging replica is gone with the run.
+    expect(run.events.some((e) => e.type === 'staging' && e.state === 'stopped')).toBe(true);
   }, 120_000);
 });
