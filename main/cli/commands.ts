@@ -83,6 +83,7 @@ function resumeCommand(jobPath: string, stateDir: string | undefined, live = fal
 export interface CutoverCommandOptions {
   json: boolean;
   timeoutMs: number;
+  pauseWritesMs?: number;
   ttlToleranceMs: number;
   stateDir?: string;
   tunnels?: TunnelChoices;
@@ -100,6 +101,7 @@ export async function cutoverCommand(loaded: LoadedJob, opts: CutoverCommandOpti
     {
       stateDir,
       timeoutMs: opts.timeoutMs,
+      pauseWritesMs: opts.pauseWritesMs,
       ttlToleranceMs: opts.ttlToleranceMs,
       tunnels: opts.tunnels,
       signal: interruptible().signal,

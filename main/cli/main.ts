@@ -38,10 +38,13 @@ Usage:
   ferry verify JOB [--json] [--ttl-tolerance MS] [--state-dir DIR] [--accept-new-host-keys]
       Compare every selected source key with the target (type, value, TTL).
       --ttl-tolerance  TTLs may differ by this many ms (default 1000)
-  ferry cutover JOB [--timeout S] [--ttl-tolerance MS] [--json] [--state-dir DIR] [--accept-new-host-keys]
+  ferry cutover JOB [--pause-writes S] [--timeout S] [--ttl-tolerance MS] [--json] [--state-dir DIR]
       With ferry run JOB --live running: wait until every source's stream is applied on the
       target (stop the application's writes first), verify every key, and say whether it is
       safe to switch. Exit 0 when safe, 1 when not (what differs, or what is behind).
+      --pause-writes S  pause the sources' client writes (CLIENT PAUSE WRITE, Redis 6.2+),
+                   S seconds or less, while catching up and verifying, instead of stopping
+                   the application; the pause ends when the verify does
       --timeout S  give up waiting for the lag to reach 0 after S seconds (default 600)
   ferry rdb inspect FILE [--json] [--top N]
       Read an RDB file (Redis 2.4 to 8.0) once and report what is in it: the RDB and Redis
@@ -153,15 +156,29 @@ function ttlTolerance(values: Record<string, unknown>): number {
 async function cmdCutover(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { json: { type: 'boolean' }, timeout: { type: 'string' }, 'ttl-tolerance': { type: 'string' }, 'state-dir': { type: 'string' }, ...HOST_KEY_FLAG },
+    { json: { type: 'boolean' }, timeout: { type: 'string' }, 'pause-writes': { type: 'string' }, 'ttl-tolerance': { type: 'string' }, 'state-dir': { type: 'string' }, ...HOST_KEY_FLAG },
     1,
   );
-  const given = values.timeout as string | undefined;
-  const timeout = given === undefined ? 600 : /^\d+(\.\d+)?$/.test(given.trim()) ? Number(given) : NaN;
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds > 0, got "${String(given)}"`);
+  const timeout = seconds(values.timeout as string | undefined, '--timeout') ?? 600;
+  const pause = seconds(values['pause-writes'] as string | undefined, '--pause-writes');
   const tolerance = ttlTolerance(values);
   const loaded = await loadJobFile(positionals[0]);
-  return cutoverCommand(loaded, { json: Boolean(values.json), timeoutMs: timeout * 1000, ttlToleranceMs: tolerance, stateDir: values['state-dir'] as string | undefined, tunnels: tunnelChoices(values) });
+  return cutoverCommand(loaded, {
+    json: Boolean(values.json),
+    timeoutMs: timeout * 1000,
+    ...(pause !== null && { pauseWritesMs: pause * 1000 }),
+    ttlToleranceMs: tolerance,
+    stateDir: values['state-dir'] as string | undefined,
+    tunnels: tunnelChoices(values),
+  });
+}
+
+/** A flag's number of seconds (> 0), or null when not given. */
+function seconds(given: string | undefined, flag: string): number | null {
+  if (given === undefined) return null;
+  const n = /^\d+(\.\d+)?$/.test(given.trim()) ? Number(given) : NaN;
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a number of seconds > 0, got "${given}"`);
+  return n;
 }
 
 async function cmdPlan(args: string[]): Promise<number> {

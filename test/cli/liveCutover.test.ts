@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../support/redisServers.js';
 import { runFerry, spawnFerry, stackTraceLines, tmpDir, writeJob } from '../support/cli.js';
+import { connectTo } from '../support/dataset.js';
 
 const work = tmpDir('ferry-cli-live-');
 let source: RedisServer;
@@ -72,6 +73,42 @@ describe('ferry run --live, Ctrl-C, --live --resume, ferry cutover', () => {
     expect(await target.cli('EXISTS', 'k:7')).toBe('0');
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+  }, 120_000);
+
+  it('while the application keeps writing: cutover without a pause is NOT safe; with --pause-writes it is, and the writes go on after', async () => {
+    const dir = path.join(work, 'busy');
+    const stateDir = path.join(dir, 'state');
+    const job = writeJob(dir, `name: live-busy\nsources:\n  - { name: src, url: "${source.url}" }\ntarget: { url: "${target.url}" }\noptions: { onConflict: replace }\n`);
+    const live = startLive([job, '--state-dir', stateDir]);
+    await live.streaming;
+    // The application: a write every few ms, through its own connection, for the whole test.
+    const app = await connectTo(source.port, 0);
+    let writing = true;
+    let n = 0;
+    const loop = (async () => {
+      while (writing) {
+        await app.call('SET', `app:${n % 200}`, `w${n}`);
+        n++;
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    try {
+      const busy = await runFerry(['cutover', job, '--state-dir', stateDir, '--timeout', '20'], { timeoutMs: 60_000 });
+      expect(busy.code).toBe(1);
+      expect(busy.stdout).toContain('NOT safe to switch');
+      const paused = await runFerry(['cutover', job, '--state-dir', stateDir, '--pause-writes', '30'], { timeoutMs: 60_000 });
+      expect(paused.stdout).toContain('Safe to switch');
+      expect(paused.code).toBe(0);
+      const before = n;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(n).toBeGreaterThan(before);
+    } finally {
+      writing = false;
+      await loop;
+      app.close();
+      live.child.kill('SIGINT');
+      await live.exited;
+    }
   }, 120_000);
 
   it('cutover with no live run: exit 1, says how to start one', async () => {

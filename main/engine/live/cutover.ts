@@ -2,7 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { EventBus } from '../events/eventBus.js';
 import type { LoadedJob } from '../job/loadJob.js';
-import type { TunnelChoices } from '../tunnels/tunnelSet.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import { atLeast } from '../endpoints/serverFacts.js';
+import type { RedisConnection } from '../resp/connection.js';
+import { openEndpoints } from '../run/openEndpoints.js';
+import { TunnelSet, tunnelOptions, type TunnelChoices } from '../tunnels/tunnelSet.js';
 import { verifyJob, type VerifyResult } from '../verify/verifier.js';
 import { LIVE_STATUS_FILE, type LiveStatus } from './liveRun.js';
 import type { LiveEvent } from './liveNode.js';
@@ -16,6 +20,12 @@ export interface CutoverOptions {
   signal?: AbortSignal;
   /** Called while waiting, with the nodes still behind. */
   onWaiting?(behind: LiveEvent[]): void;
+  /**
+   * Pause the application's writes on every source master (CLIENT PAUSE … WRITE, Redis 6.2+) for at
+   * most this long while Ferry catches up and verifies: a consistent point without stopping the
+   * application by hand. The pause ends as soon as the verify does.
+   */
+  pauseWritesMs?: number;
 }
 
 export interface CutoverResult {
@@ -38,12 +48,49 @@ export class CutoverError extends Error {}
  * The guided cut-over: waits until the live run of this job (`ferry run --live`, in another
  * process) has applied every source node's stream up to the server's own offset, measured after
  * the cut-over began; then verifies every key. The application's writes to the sources must have
- * stopped first: a key written during the verify shows as a difference.
+ * stopped first (a key written during the verify shows as a difference), or `pauseWritesMs` pauses
+ * them for the duration: a consistent point.
  */
 export async function cutover(loaded: LoadedJob, opts: CutoverOptions, bus: EventBus): Promise<CutoverResult> {
   const file = path.join(opts.stateDir, LIVE_STATUS_FILE);
+  await waitForStatus(loaded, file);
+  if (!opts.pauseWritesMs) return catchUpAndVerify(loaded, opts, bus, file);
+  const tunnels = await TunnelSet.forJob(loaded.job, tunnelOptions(opts.tunnels, bus));
+  let sources: Map<string, Endpoint> | null = null;
+  let target: Endpoint | null = null;
+  const paused: RedisConnection[] = [];
+  try {
+    ({ sources, target } = await openEndpoints(loaded.job, { tunnels }));
+    const pauseEnds = Date.now() + opts.pauseWritesMs;
+    for (const [name, source] of sources) {
+      if (!atLeast(source.facts, 6, 2)) {
+        throw new CutoverError(`source ${name} is Redis ${source.facts.version}: pausing only writes (CLIENT PAUSE … WRITE) needs 6.2 or newer; stop the application's writes yourself and run ferry cutover without --pause-writes`);
+      }
+      const masters = source.isCluster ? source.masters : [{ host: source.address.host, port: source.address.port }];
+      for (const m of masters) {
+        const conn = await source.nodeConnection(m.host, m.port);
+        await conn.call('CLIENT', 'PAUSE', String(opts.pauseWritesMs), 'WRITE');
+        paused.push(conn);
+      }
+    }
+    bus.emit({ type: 'warning', message: `writes to the sources are paused for at most ${Math.round(opts.pauseWritesMs / 1000)} s (CLIENT PAUSE WRITE) while Ferry catches up and verifies`, at: Date.now() });
+    const result = await catchUpAndVerify(loaded, { ...opts, timeoutMs: Math.min(opts.timeoutMs ?? 600_000, opts.pauseWritesMs) }, bus, file, { tunnels });
+    if (result.safe && Date.now() > pauseEnds) {
+      return { ...result, safe: false, reason: `the pause (${Math.round(opts.pauseWritesMs / 1000)} s) ran out before the verify ended, so writes may have reached the sources during it; give --pause-writes more time` };
+    }
+    return result;
+  } finally {
+    // Unpaused at once, also when something failed: the application must not wait for the timeout.
+    await Promise.all(paused.map((c) => c.call('CLIENT', 'UNPAUSE').catch(() => undefined)));
+    for (const s of sources?.values() ?? []) s.close();
+    target?.close();
+    tunnels?.close();
+  }
+}
+
+/** Waits briefly for the status of a live run of this job; refuses when there is none. */
+async function waitForStatus(loaded: LoadedJob, file: string): Promise<void> {
   const began = Date.now();
-  const deadline = began + (opts.timeoutMs ?? 600_000);
   let status = readStatus(file);
   // A run that has just started writes its first status within a second.
   while ((!status || Date.now() - status.updatedAt > STALE_MS) && Date.now() - began < STALE_MS) {
@@ -53,7 +100,15 @@ export async function cutover(loaded: LoadedJob, opts: CutoverOptions, bus: Even
   if (!status || Date.now() - status.updatedAt > STALE_MS) {
     throw new CutoverError(`job ${loaded.job.name}: no live run of it is running (${status ? `its status in ${file} is ${Math.round((Date.now() - status.updatedAt) / 1000)} s old` : `no ${file}`}); start it with ferry run JOB --live, let it catch up, then run ferry cutover again`);
   }
+}
+
+/** Waits until every node has applied the stream up to the server's offset, then verifies. */
+async function catchUpAndVerify(loaded: LoadedJob, opts: CutoverOptions, bus: EventBus, file: string, paths?: { tunnels: TunnelSet | null }): Promise<CutoverResult> {
+  const began = Date.now();
+  const deadline = began + (opts.timeoutMs ?? 600_000);
+  let status = readStatus(file);
   for (;;) {
+    if (!status || Date.now() - status.updatedAt > STALE_MS) return { safe: false, reason: `the live run of job ${loaded.job.name} stopped writing its status (${file})`, nodes: status?.nodes ?? [] };
     if (opts.signal?.aborted) return { safe: false, reason: 'cut-over cancelled', nodes: status.nodes };
     const behind = status.nodes.filter((n) => !caughtUp(n, began));
     const failed = status.nodes.find((n) => n.phase === 'failed' || n.phase === 'stopped');
@@ -65,18 +120,44 @@ export async function cutover(loaded: LoadedJob, opts: CutoverOptions, bus: Even
     }
     opts.onWaiting?.(behind);
     await new Promise((r) => setTimeout(r, 250));
-    const next = readStatus(file);
-    if (!next || Date.now() - next.updatedAt > STALE_MS) return { safe: false, reason: `the live run of job ${loaded.job.name} stopped writing its status (${file})`, nodes: status.nodes };
-    status = next;
+    status = readStatus(file);
   }
   const nodes = status.nodes;
-  const verify = await verifyJob(loaded, { stateDir: opts.stateDir, ttlToleranceMs: opts.ttlToleranceMs, tunnels: opts.tunnels }, bus);
+  const verify = await verifyJob(loaded, { stateDir: opts.stateDir, ttlToleranceMs: opts.ttlToleranceMs, tunnels: opts.tunnels, signal: opts.signal, ...(paths && { paths }) }, bus);
   const d = verify.differences;
   const differences = d.missing + d.type + d.value + d.ttl;
   if (differences > 0) {
-    return { safe: false, reason: `verify found ${differences} difference(s) after the lag was 0; if the application still writes to a source, stop its writes and run ferry cutover again`, nodes, verify };
+    const advice = opts.pauseWritesMs ? 'the sources were paused, so these are real: see the differences, repair, and run ferry cutover again' : 'if the application still writes to a source, stop its writes (or use --pause-writes) and run ferry cutover again';
+    return { safe: false, reason: `verify found ${differences} difference(s) after the lag was 0; ${advice}`, nodes, verify };
   }
-  return { safe: true, nodes, verify };
+  // Equal while the verify read both sides is not enough if the sources still change: the
+  // commands the live run applied since lag 0 say whether they did (caught up again after verify).
+  const verifiedAt = Date.now();
+  let after = readStatus(file);
+  while (after && !(after.nodes.length > 0 && after.nodes.every((n) => caughtUp(n, verifiedAt)))) {
+    if (Date.now() - verifiedAt > 30_000 || Date.now() - after.updatedAt > STALE_MS) break;
+    await new Promise((r) => setTimeout(r, 250));
+    after = readStatus(file);
+  }
+  const appliedSince = sumApplied(after?.nodes ?? []) - sumApplied(nodes);
+  if (!after || !after.nodes.every((n) => caughtUp(n, verifiedAt))) {
+    return { safe: false, reason: 'the live run did not report lag 0 again after the verify; run ferry cutover again', nodes: after?.nodes ?? nodes, verify };
+  }
+  if (appliedSince > 0) {
+    return {
+      safe: false,
+      reason:
+        `the sources changed during the cut-over (${appliedSince} command(s) applied since the lag was 0: the application's writes, or keys expiring); ` +
+        'stop the application\'s writes, or use --pause-writes (which also holds expiries), and run ferry cutover again',
+      nodes: after.nodes,
+      verify,
+    };
+  }
+  return { safe: true, nodes: after.nodes, verify };
+}
+
+function sumApplied(nodes: LiveEvent[]): number {
+  return nodes.reduce((t, n) => t + n.applied, 0);
 }
 
 /** Streaming, nothing left to apply, as measured after `since`. */
