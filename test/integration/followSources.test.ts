@@ -254,3 +254,33 @@ describe('live sync through a staging replica (stage: replica)', () => {
     expect(run.events.some((e) => e.type === 'staging' && e.state === 'stopped')).toBe(true);
   }, 120_000);
 });
+
+describe('live sync of a cluster source', () => {
+  let cluster: RedisCluster;
+  let target: RedisServer;
+  beforeAll(async () => {
+    [cluster, target] = await Promise.all([startCluster(3), startRedis()]);
+    await Promise.all(cluster.nodes.map((n) => n.cli('CONFIG', 'SET', 'repl-diskless-sync-delay', '0')));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([cluster?.stop(), target?.stop()]);
+  });
+
+  it('one replication link per master, every master streaming; writes on every master arrive', async () => {
+    const job = jobFromYaml(['name: live-from-cluster', 'sources:', `  - { name: shards, url: "${cluster.url}" }`, `target: { url: "${target.url}" }`].join('\n'));
+    const set = (prefix: string) => Promise.all(Array.from({ length: 300 }, (_, i) => cluster.nodes[i % 3].cli('-c', 'SET', `${prefix}:${i}`, `${prefix[0]}${i}`)));
+    await set('before');
+    const run = follow(job);
+    try {
+      await waitFor('every master streaming', () => new Set(liveEvents(run.events).filter((e) => e.phase === 'streaming').map((e) => e.node)).size === 3, 60_000);
+      await set('after');
+      const result = await untilCaughtUp(job);
+      expect(result.reason).toBeUndefined();
+      expect(result.nodes.map((n) => n.node).sort()).toHaveLength(3);
+      expect(totalDifferences(result.verify!)).toBe(0);
+      expect(Number(await target.cli('DBSIZE'))).toBe(600);
+    } finally {
+      await run.stop();
+    }
+  }, 120_000);
+});

@@ -6,6 +6,8 @@ import { tlsForRealHost } from '../endpoints/endpoint.js';
 import { parseInfo } from '../endpoints/serverFacts.js';
 import type { EventBus } from '../events/eventBus.js';
 import { KeyFilter } from '../filters/keyFilter.js';
+import { LatencyProbes } from '../pacing/latencyProbe.js';
+import { createPace } from '../pacing/pace.js';
 import type { LoadedJob } from '../job/loadJob.js';
 import type { ReplicationPosition } from '../replication/index.js';
 import { RedisConnection } from '../resp/connection.js';
@@ -71,10 +73,19 @@ export async function runLive(loaded: LoadedJob, opts: RunOptions, bus: EventBus
   const nodes: Array<{ source: string; key: string; live: LiveNode; sync: RdbFileSource[] }> = [];
   const latest = new Map<string, LiveEvent>();
   let failure: string | undefined;
+  // Full syncs are paced like a bulk copy (latency guard on the target); the stream is not: it must keep up.
+  const pace = createPace(job);
+  const probes = new LatencyProbes({
+    budgetMs: job.options.latencyBudgetMs,
+    guard: pace.guard,
+    onEvent: (event) => bus.emit(event),
+    onWarning: (message) => bus.emit({ type: 'warning', message, at: Date.now() }),
+  });
   try {
     staging = await StagingSet.start(job, { root: path.join(opts.stateDir, 'staging'), tunnels, attached: true, emit: (e) => bus.emit(e), signal: opts.signal });
     const { sources, target } = await openEndpoints(job, { tunnels, staging });
     opened.push(target, ...sources.values());
+    await probes.start([{ name: 'target', endpoint: target }]);
     const filter = new KeyFilter(job.options);
     const policy: WritePolicy = { onConflict: job.options.onConflict, keepTtl: job.options.ttl.keep, extendMs: job.options.ttl.extendMs };
     const journal = new ConflictJournal(path.join(opts.stateDir, SKIP_JOURNAL_FILE), { append: opts.resume });
@@ -125,7 +136,7 @@ export async function runLive(loaded: LoadedJob, opts: RunOptions, bus: EventBus
               });
             }
             const syncPolicy: WritePolicy = again && policy.onConflict === 'fail' ? { ...policy, onConflict: 'replace' } : policy;
-            const copy = new RdbFileSource(name, file, target, job, filter, syncPolicy, { shards: {} }, hooks);
+            const copy = new RdbFileSource(name, file, target, job, filter, syncPolicy, { shards: {} }, hooks, pace);
             sync.push(copy);
             return copy;
           },
@@ -183,6 +194,7 @@ export async function runLive(loaded: LoadedJob, opts: RunOptions, bus: EventBus
     failure ??= (err as Error).message;
   } finally {
     timers.forEach(clearInterval);
+    await probes.stop();
     // No status: no live run (what ferry cutover goes by).
     fs.rmSync(path.join(opts.stateDir, LIVE_STATUS_FILE), { force: true });
     opts.signal?.removeEventListener('abort', onAbort);
