@@ -1,7 +1,9 @@
 // `ferry run --live` in this process against real servers: a full sync through the replication
 // stream while a writer keeps writing, then the stream; a cut link resumes with a partial resync;
 // `cutover` waits for lag 0 and verify finds the target equal to the source.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineEvent, EngineEventOf } from '../../shared/events.js';
 import { EventBus } from '../../main/engine/events/eventBus.js';
@@ -13,6 +15,7 @@ import type { Arg } from '../../main/engine/resp/commandEncoder.js';
 import { BINARY_KEY, BINARY_VALUE, connectTo, everyTypeCommands, sendAll, UNICODE_KEY } from '../support/dataset.js';
 import { jobFromYaml, totalDifferences } from '../support/engineRun.js';
 import { startCluster, startRedis, type RedisCluster, type RedisServer } from '../support/redisServers.js';
+import { makeKeyPair, startSshd, type Sshd } from '../support/sshd.js';
 
 type Job = ReturnType<typeof jobFromYaml>;
 
@@ -279,6 +282,55 @@ describe('live sync of a cluster source', () => {
       expect(result.nodes.map((n) => n.node).sort()).toHaveLength(3);
       expect(totalDifferences(result.verify!)).toBe(0);
       expect(Number(await target.cli('DBSIZE'))).toBe(600);
+    } finally {
+      await run.stop();
+    }
+  }, 120_000);
+});
+
+describe('live sync through an SSH tunnel', () => {
+  let source: RedisServer;
+  let target: RedisServer;
+  let sshd: Sshd;
+  let dir: string;
+  beforeAll(async () => {
+    [source, target] = await Promise.all([startRedis({ args: ['--repl-diskless-sync-delay', '0'], password: 'tun-Pw-5' }), startRedis()]);
+    dir = fs.mkdtempSync(path.join(target.dir, 'ssh-'));
+    sshd = await startSshd({ authorizedKeys: [makeKeyPair(dir, 'id')] });
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop(), sshd?.cleanup()]);
+  });
+
+  it('the replication link goes through the tunnel (the source sees the SSH server as its replica), writes arrive, cutover is safe', async () => {
+    const knownHosts = path.join(dir, 'known_hosts');
+    fs.writeFileSync(knownHosts, `${sshd.knownHostsLine()}\n`);
+    const job = jobFromYaml(
+      [
+        'name: live-tunnel',
+        'tunnels:',
+        `  idc: { host: 127.0.0.1, port: ${sshd.port}, user: root, identityFile: "${path.join(dir, 'id')}", knownHosts: "${knownHosts}" }`,
+        'sources:',
+        `  - { name: far, url: "redis://:tun-Pw-5@127.0.0.1:${source.port}", via: idc }`,
+        `target: { url: "${target.url}" }`,
+      ].join('\n'),
+    );
+    await source.cli('-a', 'tun-Pw-5', '--no-auth-warning', 'SET', 'before', '1');
+    const run = follow(job);
+    try {
+      await waitFor('the stream phase', () => liveEvents(run.events).some((e) => e.phase === 'streaming'), 60_000);
+      for (let i = 0; i < 50; i++) await source.cli('-a', 'tun-Pw-5', '--no-auth-warning', 'RPUSH', 'list', String(i));
+      const result = await untilCaughtUp(job);
+      expect(result.reason).toBeUndefined();
+      expect(totalDifferences(result.verify!)).toBe(0);
+      expect(await target.cli('LLEN', 'list')).toBe('50');
+      expect(run.events.some((e) => e.type === 'tunnel' && e.state === 'up')).toBe(true);
+      // The replica the source sees is a connection of the SSH server's: the link went through the tunnel.
+      const replica = await source.cli('-a', 'tun-Pw-5', '--no-auth-warning', 'CLIENT', 'LIST', 'TYPE', 'replica');
+      const port = /addr=127\.0\.0\.1:(\d+)/.exec(replica)?.[1];
+      expect(port).toBeDefined();
+      const owner = execFileSync('ss', ['-tnpH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+      expect(owner).toContain('sshd');
     } finally {
       await run.stop();
     }

@@ -110,6 +110,8 @@ export async function runLive(loaded: LoadedJob, opts: RunOptions, bus: EventBus
         const key = `${name} ${node}`;
         const staged = staging.replicaOf(name, m.host, m.port);
         if (staged) await unlimitedReplicaBuffer(staged, name);
+        // Opens the node's tunnel forward (if it goes through one) before the link looks it up.
+        else await source.nodeConnection(m.host, m.port);
         const reach = staged ?? source.localAddressOf(m.host, m.port);
         const addr = source.address;
         const sync: RdbFileSource[] = [];
