@@ -54,6 +54,13 @@ export interface LiveApplierOptions {
   onCommandError?(failure: CommandFailure): void;
 }
 
+/** Writes whose second application changes the value again (an absolute SET, HSET, PEXPIREAT… does not). */
+const NOT_REPEATABLE = new Set([
+  'APPEND', 'INCR', 'INCRBY', 'INCRBYFLOAT', 'DECR', 'DECRBY', 'HINCRBY', 'HINCRBYFLOAT', 'ZINCRBY',
+  'LPUSH', 'RPUSH', 'LPUSHX', 'RPUSHX', 'LINSERT', 'LPOP', 'RPOP', 'LREM', 'LMOVE', 'RPOPLPUSH', 'SPOP',
+  'BITFIELD', 'XCLAIM', 'XAUTOCLAIM',
+]);
+
 /** Replies after which no later write can succeed either. */
 const FATAL_CODES = new Set(['OOM', 'READONLY', 'MISCONF', 'LOADING', 'MASTERDOWN', 'CLUSTERDOWN', 'NOPERM', 'NOAUTH']);
 /** XADD of an ID at or below the stream's last one: the entry is there already. */
@@ -103,6 +110,8 @@ export class LiveApplier {
   readonly stats: ApplierStats = { ops: 0, commands: 0, errors: 0, alreadyApplied: 0, missing: 0, errorsByCommand: {} };
   /** The latest refusals (at most 100). */
   readonly recentErrors: CommandFailure[] = [];
+  /** Ops sent and not settled: after a lost connection, their effects on the target are unknown. */
+  private readonly unsettled = new Set<Item>();
 
   constructor(private readonly opts: LiveApplierOptions) {
     this.max = Math.max(1, opts.maxInFlight ?? 1000);
@@ -117,6 +126,25 @@ export class LiveApplier {
   /** Set once the target can take no more. */
   get fatal(): LiveApplyError | null {
     return this.failure;
+  }
+
+  /**
+   * Target keys a sent, unsettled op may have changed with a write that is not safe to repeat
+   * (RPUSH, INCR, APPEND…): after a lost connection the stream is applied again from the
+   * acknowledged offset, so these may now hold such a write twice.
+   */
+  uncertainKeys(): Array<{ db: number; key: Buffer; command: string }> {
+    const out: Array<{ db: number; key: Buffer; command: string }> = [];
+    const note = (c: CommandOp) => {
+      const name = c.argv[0]?.toString('latin1').toUpperCase() ?? '';
+      if (c.key && NOT_REPEATABLE.has(name)) out.push({ db: c.db, key: c.key, command: name });
+    };
+    for (const { op } of this.unsettled) {
+      if (op.kind === 'command') note(op);
+      else if (op.kind === 'transaction') op.ops.forEach(note);
+      else if (op.kind === 'popPush') out.push({ db: op.db, key: op.from, command: op.pop }, { db: op.db, key: op.to, command: op.push });
+    }
+    return out;
   }
 
   /** Operations queued or sent and not settled yet. */
@@ -213,6 +241,7 @@ export class LiveApplier {
 
   private dispatch(item: Item): void {
     const { op } = item;
+    this.unsettled.add(item);
     switch (op.kind) {
       case 'command':
         return this.sendCommand(item, op);
@@ -398,6 +427,7 @@ export class LiveApplier {
   }
 
   private settle(item: Item, fatal = false): void {
+    this.unsettled.delete(item);
     this.sent--;
     this.stats.ops++;
     if (fatal) item.mark.broken = true;

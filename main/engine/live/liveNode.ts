@@ -19,6 +19,8 @@ export interface CommandSink {
   readonly counts: { applied: number; dropped: number; errors: number };
   /** Set when the target can take no more (connection lost, OOM, READONLY): the node stops with it. */
   readonly fatal: Error | null;
+  /** After a lost target connection: target keys that may now hold a not-repeatable write twice. */
+  uncertainKeys(): Array<{ db: number; key: Buffer; command: string }>;
 }
 
 export interface LiveNodeOptions {

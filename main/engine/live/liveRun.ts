@@ -7,7 +7,7 @@ import { parseInfo } from '../endpoints/serverFacts.js';
 import type { EventBus } from '../events/eventBus.js';
 import { KeyFilter } from '../filters/keyFilter.js';
 import { LatencyProbes } from '../pacing/latencyProbe.js';
-import { createPace } from '../pacing/pace.js';
+import { createPace, type Pace } from '../pacing/pace.js';
 import type { LoadedJob } from '../job/loadJob.js';
 import type { ReplicationPosition } from '../replication/index.js';
 import { RedisConnection } from '../resp/connection.js';
@@ -15,7 +15,7 @@ import { replyText } from '../resp/reply.js';
 import { selectionHash } from '../run/checkpoint.js';
 import { describeKey } from '../run/describeKey.js';
 import type { RunOptions, RunResult } from '../run/migration.js';
-import { ResumeError } from '../run/migration.js';
+import { ResumeError, waitForEndpoints } from '../run/migration.js';
 import { openEndpoints, refuseUnsupported, UnsupportedError } from '../run/openEndpoints.js';
 import { RateMeter } from '../run/rateMeter.js';
 import { writeFileAtomic } from '../run/stateDir.js';
@@ -24,7 +24,8 @@ import { StagingSet } from '../staging/stagingSet.js';
 import { TunnelSet, tunnelOptions } from '../tunnels/tunnelSet.js';
 import { ConflictJournal, SKIP_JOURNAL_FILE } from '../writers/conflictJournal.js';
 import type { WritePolicy } from '../writers/writePolicy.js';
-import { LiveNode, type LiveEvent } from './liveNode.js';
+import { LiveApplyError } from './liveApplier.js';
+import { LiveNode, type CommandSink, type LiveEvent } from './liveNode.js';
 import { createLiveSink } from './liveSink.js';
 
 export const LIVE_CHECKPOINT_FILE = 'live-checkpoint.json';
@@ -65,14 +66,6 @@ export async function runLive(loaded: LoadedJob, opts: RunOptions, bus: EventBus
 
   const tunnels = await TunnelSet.forJob(job, tunnelOptions(opts.tunnels, bus));
   let staging: StagingSet | null = null;
-  const controller = new AbortController();
-  const onAbort = () => controller.abort();
-  opts.signal?.addEventListener('abort', onAbort);
-  const timers: NodeJS.Timeout[] = [];
-  const opened: Array<{ close(): void }> = [];
-  const nodes: Array<{ source: string; key: string; live: LiveNode; sync: RdbFileSource[] }> = [];
-  const latest = new Map<string, LiveEvent>();
-  let failure: string | undefined;
   // Full syncs are paced like a bulk copy (latency guard on the target); the stream is not: it must keep up.
   const pace = createPace(job);
   const probes = new LatencyProbes({
@@ -81,19 +74,103 @@ export async function runLive(loaded: LoadedJob, opts: RunOptions, bus: EventBus
     onEvent: (event) => bus.emit(event),
     onWarning: (message) => bus.emit({ type: 'warning', message, at: Date.now() }),
   });
+  const state: LiveState = { nodes: [], latest: new Map() };
+  const save = () => {
+    for (const n of state.nodes) {
+      const position = n.live.position;
+      if (position) checkpoint.nodes[n.key] = position;
+    }
+    checkpoint.updatedAt = Date.now();
+    writeFileAtomic(checkpointFile, `${JSON.stringify(checkpoint, null, 1)}\n`);
+    const status: LiveStatus = { job: job.name, pid: process.pid, updatedAt: Date.now(), nodes: [...state.latest.values()] };
+    writeFileAtomic(path.join(opts.stateDir, LIVE_STATUS_FILE), `${JSON.stringify(status)}\n`);
+  };
+  const saver = setInterval(save, opts.checkpointEveryMs ?? 1000);
+  let failure: string | undefined;
   try {
     staging = await StagingSet.start(job, { root: path.join(opts.stateDir, 'staging'), tunnels, attached: true, emit: (e) => bus.emit(e), signal: opts.signal });
-    const { sources, target } = await openEndpoints(job, { tunnels, staging });
-    opened.push(target, ...sources.values());
-    await probes.start([{ name: 'target', endpoint: target }]);
+    const paths = { tunnels, staging };
+    const context = { loaded, opts, bus, paths, pace, probes, checkpoint, state };
+    let attempt = await followOnce(context, true);
+    // A lost target (a dropped VPN): wait until every endpoint answers, then go on from the saved offsets.
+    while (attempt.targetLost && !opts.signal?.aborted) {
+      save();
+      const givenUp = await waitForEndpoints(job, paths, attempt.failure ?? 'the target connection was lost', opts, bus);
+      if (givenUp) {
+        attempt = { failure: givenUp, targetLost: false };
+        break;
+      }
+      attempt = await followOnce(context, false);
+    }
+    failure = attempt.failure;
+    save();
+  } catch (err) {
+    if (err instanceof UnsupportedError || err instanceof ResumeError) throw err;
+    failure ??= (err as Error).message;
+  } finally {
+    clearInterval(saver);
+    await probes.stop();
+    // No status: no live run (what ferry cutover goes by).
+    fs.rmSync(path.join(opts.stateDir, LIVE_STATUS_FILE), { force: true });
+    await staging?.stop(job.options.keepStaging);
+    tunnels?.close();
+  }
+  const perSource: Record<string, KeyCounts> = {};
+  for (const n of state.nodes) perSource[n.source] = addCounts(perSource[n.source] ?? emptyCounts(), sumOf(n.sync.map((c) => c.counts)));
+  const result: RunResult = {
+    outcome: failure ? 'failed' : 'stopped',
+    counts: sumOf(Object.values(perSource)),
+    perSource,
+    message: failure ?? `live sync stopped; each source's replication offset is saved: run again with --live --resume to continue from it`,
+  };
+  bus.emit({ type: 'run-finished', ...result, elapsedMs: Date.now() - startedAt, at: Date.now() });
+  return result;
+}
+
+/** Every node followed so far (over reconnects), and the latest event of each. */
+interface LiveState {
+  nodes: Array<{ source: string; key: string; live: LiveNode; sync: RdbFileSource[]; sink: CommandSink }>;
+  latest: Map<string, LiveEvent>;
+}
+
+interface FollowContext {
+  loaded: LoadedJob;
+  opts: RunOptions;
+  bus: EventBus;
+  paths: { tunnels: TunnelSet | null; staging: StagingSet };
+  pace: Pace;
+  probes: LatencyProbes;
+  checkpoint: LiveCheckpoint;
+  state: LiveState;
+}
+
+/**
+ * Opens the endpoints and follows every source node until stopped or failed. `targetLost`: the
+ * target's connection dropped (the nodes stopped with their offsets saved), so it is worth waiting
+ * for it and following again.
+ */
+async function followOnce(ctx: FollowContext, first: boolean): Promise<{ failure?: string; targetLost: boolean }> {
+  const { loaded, opts, bus, paths, pace, probes, checkpoint, state } = ctx;
+  const { job } = loaded;
+  const staging = paths.staging;
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  opts.signal?.addEventListener('abort', onAbort);
+  let failure: string | undefined;
+  let targetLost = false;
+  const fail = (message: string) => {
+    failure ??= message;
+    controller.abort();
+  };
+  const { sources, target } = await openEndpoints(job, paths);
+  const opened = [target, ...sources.values()];
+  let progressTimer: NodeJS.Timeout | null = null;
+  try {
+    if (first) await probes.start([{ name: 'target', endpoint: target }]);
     const filter = new KeyFilter(job.options);
     const policy: WritePolicy = { onConflict: job.options.onConflict, keepTtl: job.options.ttl.keep, extendMs: job.options.ttl.extendMs };
-    const journal = new ConflictJournal(path.join(opts.stateDir, SKIP_JOURNAL_FILE), { append: opts.resume });
-    const fail = (message: string) => {
-      failure ??= message;
-      controller.abort();
-    };
-
+    const journal = new ConflictJournal(path.join(opts.stateDir, SKIP_JOURNAL_FILE), { append: opts.resume || !first });
+    const nodes: LiveState['nodes'] = [];
     for (const [name, source] of sources) {
       const hooks = {
         onBigKey: () => undefined,
@@ -109,12 +186,13 @@ export async function runLive(loaded: LoadedJob, opts: RunOptions, bus: EventBus
         const node = `${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}`;
         const key = `${name} ${node}`;
         const staged = staging.replicaOf(name, m.host, m.port);
-        if (staged) await unlimitedReplicaBuffer(staged, name);
+        if (staged && first) await unlimitedReplicaBuffer(staged, name);
         // Opens the node's tunnel forward (if it goes through one) before the link looks it up.
-        else await source.nodeConnection(m.host, m.port);
+        if (!staged) await source.nodeConnection(m.host, m.port);
         const reach = staged ?? source.localAddressOf(m.host, m.port);
         const addr = source.address;
         const sync: RdbFileSource[] = [];
+        const sink = createLiveSink({ source: name, node, sourceEndpoint: source, target, job, filter, onWarning: hooks.onWarning });
         const live = new LiveNode({
           source: name,
           node,
@@ -142,78 +220,74 @@ export async function runLive(loaded: LoadedJob, opts: RunOptions, bus: EventBus
             sync.push(copy);
             return copy;
           },
-          sink: createLiveSink({ source: name, node, sourceEndpoint: source, target, job, filter, onWarning: hooks.onWarning }),
+          sink,
           serverOffset: async () => {
             const conn = await source.nodeConnection(m.host, m.port);
             return Number(parseInfo(replyText(await conn.call('INFO', 'replication'))).get('master_repl_offset') ?? 0);
           },
           emit: (e) => {
-            latest.set(key, e);
+            state.latest.set(key, e);
             bus.emit(e);
           },
           signal: controller.signal,
         });
-        nodes.push({ source: name, key, live, sync });
+        nodes.push({ source: name, key, live, sync, sink });
       }
     }
+    state.nodes.push(...nodes);
 
-    bus.emit({ type: 'run-started', job: job.name, resumed: opts.resume, sources: [...sources.keys()], target: redactUrl(job.target.url), at: Date.now() });
+    if (first) bus.emit({ type: 'run-started', job: job.name, resumed: opts.resume, sources: [...sources.keys()], target: redactUrl(job.target.url), at: Date.now() });
     const meters = new Map([...sources.keys()].map((n) => [n, new RateMeter()]));
-    const save = () => {
-      for (const n of nodes) {
-        const position = n.live.position;
-        if (position) checkpoint.nodes[n.key] = position;
-      }
-      checkpoint.updatedAt = Date.now();
-      writeFileAtomic(checkpointFile, `${JSON.stringify(checkpoint, null, 1)}\n`);
-      const status: LiveStatus = { job: job.name, pid: process.pid, updatedAt: Date.now(), nodes: [...latest.values()] };
-      writeFileAtomic(path.join(opts.stateDir, LIVE_STATUS_FILE), `${JSON.stringify(status)}\n`);
-    };
     const progress = () => {
       for (const [name, meter] of meters) {
-        const copies = nodes.filter((n) => n.source === name).flatMap((n) => n.sync);
+        const copies = state.nodes.filter((n) => n.source === name).flatMap((n) => n.sync);
         const counts = sumOf(copies.map((c) => c.counts));
         meter.sample(counts.scanned, counts.bytes);
         const total = copies.reduce((t, c) => t + c.total, 0);
         bus.emit({ type: 'progress', source: name, counts, total, keysPerSec: meter.rates.keysPerSec, bytesPerSec: meter.rates.bytesPerSec, etaMs: null, at: Date.now() });
       }
     };
-    timers.push(setInterval(save, opts.checkpointEveryMs ?? 1000), setInterval(progress, opts.progressEveryMs ?? 1000));
+    progressTimer = setInterval(progress, opts.progressEveryMs ?? 1000);
     for (const name of sources.keys()) bus.emit({ type: 'source-stage', source: name, stage: 'live', message: 'following its replication stream', at: Date.now() });
 
     await Promise.all(
       nodes.map((n) =>
         n.live.run().catch((err: Error) => {
-          bus.emit({ type: 'source-stage', source: n.source, stage: 'failed', message: err.message, at: Date.now() });
+          if (!opts.signal?.aborted && ((err instanceof LiveApplyError && err.code === 'CONNECTION_LOST') || target.connectionLost)) targetLost = true;
+          else bus.emit({ type: 'source-stage', source: n.source, stage: 'failed', message: err.message, at: Date.now() });
           fail(err.message);
         }),
       ),
     );
+    // A full sync's writer reports a lost target as a plain failure.
+    if (failure !== undefined && !opts.signal?.aborted && target.connectionLost) targetLost = true;
+    if (targetLost) for (const n of nodes) warnUncertain(n.source, n.key, n.sink, bus);
     progress();
-    save();
-  } catch (err) {
-    if (err instanceof UnsupportedError || err instanceof ResumeError) throw err;
-    failure ??= (err as Error).message;
   } finally {
-    timers.forEach(clearInterval);
-    await probes.stop();
-    // No status: no live run (what ferry cutover goes by).
-    fs.rmSync(path.join(opts.stateDir, LIVE_STATUS_FILE), { force: true });
+    if (progressTimer) clearInterval(progressTimer);
     opts.signal?.removeEventListener('abort', onAbort);
     opened.forEach((o) => o.close());
-    await staging?.stop(job.options.keepStaging);
-    tunnels?.close();
   }
-  const perSource: Record<string, KeyCounts> = {};
-  for (const n of nodes) perSource[n.source] = addCounts(perSource[n.source] ?? emptyCounts(), sumOf(n.sync.map((c) => c.counts)));
-  const result: RunResult = {
-    outcome: failure ? 'failed' : 'stopped',
-    counts: sumOf(Object.values(perSource)),
-    perSource,
-    message: failure ?? `live sync stopped; each source's replication offset is saved: run again with --live --resume to continue from it`,
-  };
-  bus.emit({ type: 'run-finished', ...result, elapsedMs: Date.now() - startedAt, at: Date.now() });
-  return result;
+  return { ...(failure !== undefined && { failure }), targetLost };
+}
+
+/**
+ * What the lost connection leaves unknown: a write that was sent and not answered is applied again
+ * after the reconnect; for most writes that changes nothing, for RPUSH, INCR and the like it may.
+ */
+function warnUncertain(source: string, nodeKey: string, sink: CommandSink, bus: EventBus): void {
+  const keys = sink.uncertainKeys();
+  if (keys.length === 0) return;
+  const listed = [...new Map(keys.map((k) => [`${k.db} ${k.key.toString('hex')}`, k])).values()];
+  const shown = listed.slice(0, 10).map((k) => `${describeKey(k.key)} (db ${k.db}, ${k.command})`).join(', ');
+  bus.emit({
+    type: 'warning',
+    source,
+    message:
+      `${nodeKey.slice(source.length + 1)}: ${listed.length} key(s) had a write that is not safe to repeat in flight when the target connection dropped; it is applied again from the last acknowledged offset, so they may hold it twice: ` +
+      `${shown}${listed.length > 10 ? ', …' : ''}. ferry cutover's verify shows any such difference`,
+    at: Date.now(),
+  });
 }
 
 /** An RDB file has no stream of changes to follow. */

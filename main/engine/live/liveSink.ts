@@ -71,5 +71,6 @@ export function createLiveSink(o: LiveSinkOptions): CommandSink {
     get fatal() {
       return applier.fatal;
     },
+    uncertainKeys: () => applier.uncertainKeys(),
   };
 }

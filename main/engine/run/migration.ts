@@ -342,7 +342,7 @@ const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000, 30_000];
  * Waits until the target and every source can be opened again (tunnels reconnect by themselves).
  * Returns null when they can, or why it gave up: a permanent problem, or the time limit.
  */
-async function waitForEndpoints(job: Job, paths: EndpointPaths, reason: string, opts: RunOptions, bus: EventBus): Promise<string | null> {
+export async function waitForEndpoints(job: Job, paths: EndpointPaths, reason: string, opts: RunOptions, bus: EventBus): Promise<string | null> {
   const giveUpMs = opts.reconnectGiveUpMs ?? 10 * 60_000;
   const giveUpAt = Date.now() + giveUpMs;
   bus.emit({ type: 'warning', message: `${reason}; Ferry reconnects and continues from the checkpoint (for up to ${Math.round(giveUpMs / 1000)} s)`, at: Date.now() });
