@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DifferenceKind, EngineEvent, KeyCounts } from './events.js';
+import { DifferenceKind, EngineEvent, KeyCounts, LiveEvent } from './events.js';
 import { EndpointFacts, PlanDocument } from './plan.js';
 
 /**
@@ -77,9 +77,14 @@ export const CALLS = {
     input: z.object({ yaml: z.string(), sample: z.int().positive().nullable(), ...HostKeys }),
     output: PlanDocument,
   },
-  /** Starts a migration and returns at once; its events arrive with `op` = runId. */
+  /**
+   * Starts a migration and returns at once; its events arrive with `op` = runId. `live`: follow
+   * every source's replication stream until paused or cancelled (`ferry run --live`): a full sync,
+   * then the commands in order, with `live` events per source node; `resume` with `live` continues
+   * from the saved replication offsets (`--live --resume`).
+   */
   'run.start': {
-    input: z.object({ yaml: z.string(), resume: z.boolean(), ...HostKeys }),
+    input: z.object({ yaml: z.string(), resume: z.boolean(), live: z.boolean().default(false), ...HostKeys }),
     output: z.object({ runId: z.string() }),
   },
   /** Resolves when the run ends (done, failed, stopped by pause or cancel). */
@@ -87,12 +92,37 @@ export const CALLS = {
     input: z.object({ runId: z.string() }),
     output: RunSummary,
   },
-  /** Stops after the keys in flight and keeps the checkpoint: `run.resume` goes on from it. */
+  /**
+   * Stops after the keys in flight and keeps the checkpoint: `run.resume` goes on from it. A live
+   * run stops following its sources and keeps each node's replication offset.
+   */
   'run.pause': { input: z.object({ runId: z.string() }), output: z.object({}) },
-  /** Continues a paused run from its checkpoint, as a new run id. */
+  /** Continues a paused run from its checkpoint, as a new run id (a live run as live again, from its offsets). */
   'run.resume': { input: z.object({ runId: z.string() }), output: z.object({ runId: z.string() }) },
   /** Stops the run; the checkpoint stays, but the UI will not offer to resume it. */
   'run.cancel': { input: z.object({ runId: z.string() }), output: z.object({}) },
+  /**
+   * The guided cut-over of a running live run (`ferry cutover`): waits until every source node
+   * streams with lag 0 (at most `timeoutMs`, default 10 min), then compares every key; the verify's
+   * progress arrives as events of kind `verify` with `op` = this call's id, as `verify.run`'s do.
+   * `safe` only when every node caught up and nothing differs; otherwise `reason` says why. The live
+   * run goes on either way. Cancel the call to stop waiting.
+   */
+  'run.cutover': {
+    input: z.object({
+      runId: z.string(),
+      timeoutMs: z.int().positive().max(24 * 3600 * 1000).optional(),
+      ttlToleranceMs: z.number().min(0).default(1000),
+    }),
+    output: z.object({
+      safe: z.boolean(),
+      reason: z.string().nullable(),
+      /** Each source node as it stood when the lag was 0 (or when the wait ended). */
+      nodes: z.array(LiveEvent),
+      /** The verify's counts and first differences; null when it did not get as far as verifying. */
+      verify: VerifySummary.nullable(),
+    }),
+  },
   /** Compares every selected key; progress arrives as events of kind `verify`. */
   'verify.run': {
     input: z.object({ yaml: z.string(), ttlToleranceMs: z.number().min(0).default(1000), ...HostKeys }),
@@ -117,7 +147,7 @@ export type CallName = keyof typeof CALLS;
 export type CallInput<K extends CallName> = z.input<(typeof CALLS)[K]['input']>;
 export type CallOutput<K extends CallName> = z.output<(typeof CALLS)[K]['output']>;
 
-/** Which operation an event belongs to: `op` is the run id, or the call's id for plan and verify. */
+/** Which operation an event belongs to: `op` is the run id, or the call's id for plan, verify and a cut-over's verify. */
 export const AppEvent = z.object({
   kind: z.enum(['run', 'plan', 'verify', 'sandbox', 'endpoint']),
   op: z.string(),

@@ -128,11 +128,14 @@ export function createHandlers(deps: HandlerDeps): HostHandlers {
       return planJob(loaded, { sample, tunnels: { acceptNewHostKeys }, stateDir: stateDirOf(loaded.job), onEvent: emitter('plan', callId) });
     },
 
-    'run.start': async ({ yaml, resume, acceptNewHostKeys }) => ({ runId: runs.start(yaml, { resume, acceptNewHostKeys }) }),
+    'run.start': async ({ yaml, resume, live, acceptNewHostKeys }) => ({ runId: runs.start(yaml, { resume, live, acceptNewHostKeys }) }),
     'run.wait': async ({ runId }, { signal }) => runs.wait(runId, signal),
     'run.pause': async ({ runId }) => (await runs.pause(runId), {}),
     'run.resume': async ({ runId }) => ({ runId: runs.resume(runId) }),
     'run.cancel': async ({ runId }) => (await runs.cancel(runId), {}),
+    // Its verify's events go as verify.run's do (kind `verify`, op = this call's id): the UI's verify
+    // state takes them as they are, and the run's own events stay the run's.
+    'run.cutover': async ({ runId, timeoutMs, ttlToleranceMs }, { callId, signal }) => runs.cutover(runId, { timeoutMs, ttlToleranceMs, signal, onEvent: emitter('verify', callId) }),
 
     'verify.run': async ({ yaml, ttlToleranceMs, acceptNewHostKeys }, { callId, signal }) => {
       const loaded = jobs.load(yaml);

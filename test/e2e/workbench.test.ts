@@ -1,6 +1,7 @@
 // The workbench end to end: `ferry serve` (the real command), Debian's Chromium, the built-in
 // sandbox. Build a job, plan it, see the big keys, run it to 100 % with the latency chart moving,
-// verify it equal. A screenshot of every screen goes to test-results/screenshots/.
+// verify it equal; run a job live and cut it over. A screenshot of every screen goes to
+// test-results/screenshots/.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -8,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, SCREENSHOT_DIR } from '../support/browser.js';
 import { spawnFerry, tmpDir } from '../support/cli.js';
+import { startRedis } from '../support/redisServers.js';
 
 let serve: ChildProcess;
 let url: string;
@@ -155,4 +157,54 @@ describe('the workbench in a browser', () => {
     await shot(`07-plan-${await page.locator('html').getAttribute('data-theme')}`);
     expect(fs.readdirSync(SCREENSHOT_DIR).filter((f) => f.endsWith('.png')).length).toBeGreaterThanOrEqual(7);
   }, 600_000);
+});
+
+// In the same file as the sandbox's test: one `ferry serve` (and one build of the UI) for both.
+describe('live sync in a browser', () => {
+  it('runs a job live, shows the node caught up, follows writes, cuts over: Safe to switch', async () => {
+    const [source, target] = await Promise.all([startRedis({ args: ['--repl-diskless-sync-delay', '0'] }), startRedis()]);
+    const livePage = await browser.context.newPage();
+    const el = (id: string) => livePage.getByTestId(id);
+    try {
+      for (let i = 0; i < 500; i++) await source.cli('SET', `before:${i}`, `b${i}`);
+      await livePage.goto(url);
+      await el('nav-job').click();
+      await el('job-yaml').fill(`name: live-e2e\nsources:\n  - { name: app, url: "${source.url}" }\ntarget: { url: "${target.url}" }\n`);
+      await el('job-validate').click();
+      await expect.poll(async () => await el('job-problems').getAttribute('data-count'), { timeout: 20_000 }).toBe('0');
+
+      await el('nav-run').click();
+      await el('run-start-live').click();
+      const node = livePage.locator('[data-testid="live-node"][data-source="app"]');
+      await expect.poll(async () => await node.getAttribute('data-caught-up'), { timeout: 60_000 }).toBe('true');
+      expect(await node.getAttribute('data-phase')).toBe('streaming');
+      expect(await node.getByTestId('live-caught-up').textContent()).toBe('caught up');
+      expect(await el('run-status').getAttribute('data-live')).toBe('true');
+
+      // The application writes while Ferry follows: the commands are applied on the target.
+      for (let i = 0; i < 100; i++) await source.cli('SET', `during:${i}`, `d${i}`);
+      await source.cli('DEL', 'before:7');
+      await expect.poll(async () => Number(await node.getAttribute('data-applied')), { timeout: 30_000 }).toBeGreaterThanOrEqual(101);
+
+      await el('run-cutover').click();
+      await expect.poll(async () => await el('cutover-state').getAttribute('data-state'), { timeout: 10_000 }).toMatch(/waiting|verifying|safe/);
+      await expect.poll(async () => await el('cutover-verdict').getAttribute('data-safe'), { timeout: 90_000 }).toBe('true');
+      expect(await el('cutover-verdict').textContent()).toContain('Safe to switch');
+      expect(await el('cutover-counts').getAttribute('data-compared')).toBe('599');
+      expect(await el('cutover-counts').getAttribute('data-differences')).toBe('0');
+      expect(await target.cli('GET', 'during:99')).toBe('d99');
+      expect(await target.cli('EXISTS', 'before:7')).toBe('0');
+      expect(Number(await target.cli('DBSIZE'))).toBe(599);
+      await el('cutover-panel').scrollIntoViewIfNeeded();
+      fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+      await livePage.screenshot({ path: path.join(SCREENSHOT_DIR, '08-run-live-cutover.png'), fullPage: true });
+
+      // Switched: live sync is stopped from the page.
+      await el('run-cancel').click();
+      await expect.poll(async () => await el('run-status').getAttribute('data-status'), { timeout: 30_000 }).toBe('stopped');
+    } finally {
+      await livePage.close();
+      await Promise.all([source.stop(), target.stop()]);
+    }
+  }, 300_000);
 });

@@ -19,7 +19,7 @@ let handlers: HostHandlers;
 let dispatcher: ReturnType<typeof createDispatcher>;
 let nextId = 0;
 
-async function server(opts: { password?: string } = {}): Promise<RedisServer> {
+async function server(opts: { password?: string; args?: string[] } = {}): Promise<RedisServer> {
   const s = await startRedis(opts);
   servers.push(s);
   return s;
@@ -221,6 +221,102 @@ describe('runs', () => {
   it('resume without a checkpoint is bad-input from run.start itself', async () => {
     const other = jobYaml('never-ran', [{ name: 'legacy', url: source.url }], target);
     expect(await error('run.start', { yaml: other, resume: true })).toMatchObject({ code: 'bad-input', message: expect.stringContaining('no checkpoint') });
+  });
+});
+
+describe('live runs and the cut-over', () => {
+  type LiveEvent = Extract<AppEvent['event'], { type: 'live' }>;
+  const liveOf = (runId: string): LiveEvent[] => events.flatMap((e) => (e.op === runId && e.kind === 'run' && e.event.type === 'live' ? [e.event] : []));
+  /** A source that starts a replica's full sync at once (no diskless delay). */
+  const liveSource = () => server({ args: ['--repl-diskless-sync-delay', '0'] });
+  /** Resolves once every node of the live run has said it streams with nothing left to apply. */
+  const caughtUp = (runId: string) => waitFor(async () => liveOf(runId).some((e) => e.phase === 'streaming' && e.lagBytes === 0), 30_000);
+
+  it('run.start live follows the source; run.cutover waits for lag 0, verifies (kind verify, op = its call id) and says safe', async () => {
+    const [src, tgt] = await Promise.all([liveSource(), server()]);
+    await fill(src, 200);
+    const yaml = jobYaml('live-safe', [{ name: 'app', url: src.url }], tgt);
+    const { runId } = await value('run.start', { yaml, resume: false, live: true });
+    // One run per job, live or not.
+    expect(await error('run.start', { yaml, resume: false, live: true })).toMatchObject({ code: 'bad-input', message: expect.stringContaining('already running') });
+    await caughtUp(runId);
+    expect(liveOf(runId)[0]).toMatchObject({ source: 'app', node: `127.0.0.1:${src.port}` });
+    expect(liveOf(runId).some((e) => e.resync === 'full')).toBe(true);
+    expect(events.some((e) => e.op === runId && e.event.type === 'source-stage' && e.event.stage === 'live')).toBe(true);
+
+    // Written while live: applied from the stream, then verified by the cut-over.
+    for (let i = 0; i < 50; i++) await src.cli('SET', `during:${i}`, `d${i}`);
+    await src.cli('DEL', 'key:7');
+    const envelope = await call('run.cutover', { runId, timeoutMs: 60_000 }, 'cutover-1');
+    if (!envelope.ok) throw new Error(`run.cutover failed: ${envelope.error.message}`);
+    const verdict = envelope.value as CallOutput<'run.cutover'>;
+    expect(verdict).toMatchObject({ safe: true, reason: null, verify: { compared: 249, equal: 249, differences: { missing: 0, type: 0, value: 0, ttl: 0 } } });
+    expect(verdict.nodes).toEqual([expect.objectContaining({ source: 'app', phase: 'streaming', lagBytes: 0 })]);
+    expect(await tgt.cli('GET', 'during:49')).toBe('d49');
+    expect(await tgt.cli('EXISTS', 'key:7')).toBe('0');
+    const verifyEvents = events.filter((e) => e.op === 'cutover-1');
+    expect(verifyEvents.length).toBeGreaterThan(0);
+    expect(verifyEvents.every((e) => e.kind === 'verify')).toBe(true);
+    expect(verifyEvents.map((e) => e.event.type)).toEqual(expect.arrayContaining(['verify-progress', 'verify-finished']));
+    for (const e of verifyEvents) AppEvent.parse(e);
+
+    // The live run goes on after the verdict; pause stops it with its offsets kept.
+    expect(await value('run.pause', { runId })).toEqual({});
+    expect(await value('run.wait', { runId })).toMatchObject({ runId, outcome: 'stopped' });
+    expect(await error('run.cutover', { runId })).toMatchObject({ code: 'bad-input', message: expect.stringContaining('not running') });
+    // Written while nothing follows the source: its backlog holds it for the resume.
+    for (let i = 0; i < 20; i++) await src.cli('SET', `paused:${i}`, `p${i}`);
+    const resumed = await value('run.resume', { runId });
+    expect(resumed.runId).not.toBe(runId);
+    await caughtUp(resumed.runId);
+    expect(liveOf(resumed.runId).some((e) => e.resync === 'partial')).toBe(true);
+    expect(liveOf(resumed.runId).some((e) => e.resync === 'full')).toBe(false);
+    await waitFor(async () => (await tgt.cli('GET', 'paused:19')) === 'p19');
+    expect(await value('run.cancel', { runId: resumed.runId })).toEqual({});
+    // A live run starts again from its offsets with run.start resume + live (after a restart, say).
+    const again = await value('run.start', { yaml, resume: true, live: true });
+    await caughtUp(again.runId);
+    expect(liveOf(again.runId).some((e) => e.resync === 'partial')).toBe(true);
+    expect(await value('run.cancel', { runId: again.runId })).toEqual({});
+  }, 90_000);
+
+  it('a target key changed behind live sync: NOT safe, with the reason and the difference; a cut-over can be cancelled', async () => {
+    const [src, tgt] = await Promise.all([liveSource(), server()]);
+    await fill(src, 100);
+    const yaml = jobYaml('live-unsafe', [{ name: 'app', url: src.url }], tgt);
+    const { runId } = await value('run.start', { yaml, resume: false, live: true });
+    await caughtUp(runId);
+
+    // Cancelled while it waits (it always waits a full status tick): cancelled, and the run goes on.
+    const pending = call('run.cutover', { runId }, 'cutover-cancelled');
+    await new Promise((r) => setTimeout(r, 200));
+    dispatcher.cancel('cutover-cancelled');
+    expect(await pending).toEqual({ ok: false, error: { code: 'cancelled', message: 'cancelled' } });
+
+    await tgt.cli('SET', 'key:3', 'changed on the target');
+    const verdict = await value('run.cutover', { runId, timeoutMs: 60_000 });
+    expect(verdict.safe).toBe(false);
+    expect(verdict.reason).toContain('1 difference');
+    expect(verdict.verify).toMatchObject({ compared: 100, differences: { value: 1 } });
+    expect(verdict.verify?.firstDifferences).toEqual([expect.objectContaining({ source: 'app', keyHex: Buffer.from('key:3').toString('hex'), kind: 'value' })]);
+    // Still live: a key written now still arrives.
+    await src.cli('SET', 'after', 'verdict');
+    await waitFor(async () => (await tgt.cli('GET', 'after')) === 'verdict');
+    expect(await value('run.cancel', { runId })).toEqual({});
+  }, 90_000);
+
+  it('refused as asked: cut-over of an unknown or non-live run, a bad timeout, live with an RDB file, live resume without offsets', async () => {
+    expect(await error('run.cutover', { runId: 'run-nope' })).toMatchObject({ code: 'bad-input', message: expect.stringContaining('no run run-nope') });
+    const closedPort = await freePort();
+    const { runId } = await value('run.start', { yaml: jobYaml('not-live', [{ name: 'legacy', url: source.url }], { url: `redis://127.0.0.1:${closedPort}` }), resume: false });
+    expect(await error('run.cutover', { runId })).toMatchObject({ code: 'bad-input', message: expect.stringContaining('not a live run') });
+    await value('run.wait', { runId });
+    expect(await error('run.cutover', { runId, timeoutMs: 0 })).toMatchObject({ code: 'bad-input', message: expect.stringContaining('timeoutMs') });
+    expect(await error('run.start', { yaml: smallJob, resume: false, live: 'yes' })).toMatchObject({ code: 'bad-input', message: expect.stringContaining('live') });
+    const rdbJob = `name: live-file\nsources:\n  - { name: dump, rdb: ./dump.rdb }\ntarget: { url: "${target.url}" }\n`;
+    expect(await error('run.start', { yaml: rdbJob, resume: false, live: true })).toMatchObject({ code: 'bad-input', message: expect.stringContaining('sources[0].rdb') });
+    const fresh = jobYaml('live-never-ran', [{ name: 'legacy', url: source.url }], target);
+    expect(await error('run.start', { yaml: fresh, resume: true, live: true })).toMatchObject({ code: 'bad-input', message: expect.stringContaining('no live checkpoint') });
   });
 });
 

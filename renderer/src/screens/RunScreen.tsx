@@ -1,4 +1,5 @@
 import { BigKeyProgressPanel, LatencyCharts, RunControls, RunHeader, RunNotices, RunOutcomeView } from '../components/run/RunPanels.js';
+import { CutoverPanel, LiveNodesPanel } from '../components/run/LivePanels.js';
 import { RunRows } from '../components/run/RunRows.js';
 
 export function RunScreen() {
@@ -10,6 +11,8 @@ export function RunScreen() {
       <div className="panel">
         <RunRows />
       </div>
+      <LiveNodesPanel />
+      <CutoverPanel />
       <BigKeyProgressPanel />
       <LatencyCharts />
       <RunNotices />

@@ -2,50 +2,9 @@ import { useState } from 'react';
 import { formatCount, formatDuration } from '../../../shared/format.js';
 import { DifferenceKind } from '../../../shared/events.js';
 import { actions, useFerry } from '../appState.js';
-import { ProgressBar } from '../components/ProgressBar.js';
+import { DifferenceTable, VerifyProgress } from '../components/VerifyParts.js';
 import { TunnelList } from '../components/TunnelList.js';
-import { VirtualTable, type Column } from '../components/VirtualTable.js';
-import { displayKey } from '../util/keys.js';
-import { totalDifferences, type DifferenceRow } from '../store/verifySlice.js';
-
-function VerifyRow({ source }: { source: string }) {
-  const p = useFerry((s) => s.verify.progress[source]);
-  if (!p) return null;
-  return (
-    <tr data-testid={`verify-row-${source}`} data-progress={p.percent}>
-      <td>{source}</td>
-      <td style={{ width: '40%' }}>
-        <ProgressBar percent={p.percent} tone={p.percent === 100 ? 'done' : undefined} />
-      </td>
-      <td className="num">
-        {formatCount(p.compared)} <span className="muted">/ {formatCount(p.total)}</span>
-      </td>
-      <td className={`num ${p.differences > 0 ? 'error' : ''}`}>{formatCount(p.differences)}</td>
-    </tr>
-  );
-}
-
-function VerifyProgress() {
-  const order = useFerry((s) => s.verify.order);
-  if (order.length === 0) return null;
-  return (
-    <table className="data" data-testid="verify-progress">
-      <thead>
-        <tr>
-          <th>source</th>
-          <th>progress</th>
-          <th className="num">compared</th>
-          <th className="num">differences</th>
-        </tr>
-      </thead>
-      <tbody>
-        {order.map((s) => (
-          <VerifyRow key={s} source={s} />
-        ))}
-      </tbody>
-    </table>
-  );
-}
+import { totalDifferences } from '../store/verifySlice.js';
 
 function VerifySummaryView() {
   const summary = useFerry((s) => s.verify.summary);
@@ -73,24 +32,6 @@ function VerifySummaryView() {
     </div>
   );
 }
-
-const DIFF_COLUMNS: ReadonlyArray<Column<DifferenceRow>> = [
-  { key: 'source', label: 'source', width: '110px', render: (d) => d.source, sort: (d) => d.source },
-  { key: 'db', label: 'db → target', width: '90px', render: (d) => (d.db === d.targetDb ? `${d.db}` : `${d.db} → ${d.targetDb}`), sort: (d) => d.db },
-  {
-    key: 'key',
-    label: 'key',
-    width: 'minmax(0, 2fr)',
-    render: (d) => {
-      const k = displayKey(d.keyHex);
-      return <span className={`mono ${k.printable ? '' : 'muted'}`}>{k.text}</span>;
-    },
-    sort: (d) => displayKey(d.keyHex).text,
-    title: (d) => displayKey(d.keyHex).text,
-  },
-  { key: 'kind', label: 'kind', width: '70px', render: (d) => <span className="error">{d.kind}</span>, sort: (d) => d.kind },
-  { key: 'detail', label: 'detail', width: 'minmax(0, 2fr)', render: (d) => d.detail, title: (d) => d.detail },
-];
 
 export function VerifyScreen() {
   const status = useFerry((s) => s.verify.status);
@@ -132,7 +73,7 @@ export function VerifyScreen() {
       <TunnelList tunnels={tunnels} />
       <VerifySummaryView />
       <div className="panel">
-        <VerifyProgress />
+        <VerifyProgress testId="verify-progress" rowTestId="verify-row" />
         {status === 'idle' && <p className="muted">Not verified yet.</p>}
       </div>
       {(differences.length > 0 || status === 'done') && (
@@ -141,7 +82,7 @@ export function VerifyScreen() {
             Differences ({formatCount(count)}
             {count > differences.length ? `, the last ${formatCount(differences.length)} listed` : ''})
           </h3>
-          <VirtualTable label="Differences" testId="verify-differences" rowTestId="difference-row" rows={differences} columns={DIFF_COLUMNS} rowKey={(d) => d.id} height={320} />
+          <DifferenceTable testId="verify-differences" rows={differences} />
         </div>
       )}
       {warnings.length > 0 && (

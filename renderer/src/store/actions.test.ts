@@ -63,7 +63,7 @@ describe('actions', () => {
     await actions.startRun();
     expect(store.getState().run).toMatchObject({ runId: 'r1', status: 'running', pending: null, budgetMs: 7 });
     expect(host.calls.map((c) => c.name)).toEqual(['run.start', 'run.wait']);
-    expect(host.calls[0]!.input).toEqual({ yaml: YAML, resume: false, acceptNewHostKeys: false });
+    expect(host.calls[0]!.input).toEqual({ yaml: YAML, resume: false, live: false, acceptNewHostKeys: false });
     host.emit(app('run', 'r1', ev.runStarted(['a'])));
     host.emit(app('run', 'r1', ev.progress('a', 10, 10)));
     host.emit(app('run', 'r1', ev.stage('a', 'done')));
@@ -190,5 +190,93 @@ describe('actions', () => {
     actions.cancelVerify();
     await running;
     expect(store.getState().verify.status).toBe('cancelled');
+  });
+});
+
+describe('actions: live sync and the cut-over', () => {
+  const NODE = '127.0.0.1:6379';
+  type Verdict = CallOutput<'run.cutover'>;
+
+  /** A store with a live run r1 that streams, caught up. */
+  async function liveHost(handlers: Partial<Record<CallName, Handler>>) {
+    const host = fakeHost({ 'run.start': async () => ({ runId: 'r1' }), 'run.wait': () => new Promise(() => undefined), ...handlers });
+    const store = createFerryStore({ initialYaml: YAML });
+    host.api.listen((e) => store.getState().applyEvent(e));
+    const actions = createActions(host.api, store, () => 1234);
+    await actions.startRun(false, true);
+    host.emit(app('run', 'r1', ev.runStarted(['a'])));
+    host.emit(app('run', 'r1', ev.live('a', NODE, 'streaming', { lagBytes: 0 })));
+    return { host, store, actions };
+  }
+
+  it('Run live asks run.start for live; pause and resume keep it live', async () => {
+    const { host, store, actions } = await liveHost({ 'run.pause': async () => ({}), 'run.resume': async () => ({ runId: 'r2' }) });
+    expect(host.calls[0]!.input).toEqual({ yaml: YAML, resume: false, live: true, acceptNewHostKeys: false });
+    expect(store.getState().run).toMatchObject({ runId: 'r1', liveMode: true, status: 'running' });
+    await actions.pauseRun();
+    host.emit(app('run', 'r1', ev.finished('stopped', { a: counts() })));
+    expect(store.getState().run).toMatchObject({ status: 'paused', liveMode: true });
+    await actions.resumeRun();
+    expect(store.getState().run).toMatchObject({ runId: 'r2', status: 'running', liveMode: true });
+  });
+
+  it('cut over: waiting, verifying as its verify reports, then safe; the verify state holds what it compared', async () => {
+    const answer = deferred<Verdict>();
+    const { host, store, actions } = await liveHost({ 'run.cutover': () => answer.promise });
+    const cutting = actions.cutover();
+    expect(host.calls.find((c) => c.name === 'run.cutover')!.input).toEqual({ runId: 'r1' });
+    expect(store.getState().run.cutover).toMatchObject({ status: 'waiting', startedAt: 1234 });
+    expect(store.getState().verify.status).toBe('running');
+    // A second click while it runs calls nothing.
+    await actions.cutover();
+    expect(host.calls.filter((c) => c.name === 'run.cutover')).toHaveLength(1);
+    host.emit(app('verify', 'c1', ev.verifyProgress('a', 50, 100)));
+    expect(store.getState().run.cutover.status).toBe('verifying');
+    host.emit(app('verify', 'c1', ev.verifyFinished(100, {})));
+    answer.resolve({
+      safe: true,
+      reason: null,
+      nodes: [],
+      verify: { compared: 100, equal: 100, differences: { missing: 0, type: 0, value: 0, ttl: 0 }, keptByPolicy: 0, vanished: 0, firstDifferences: [] },
+    });
+    await cutting;
+    expect(store.getState().run.cutover).toMatchObject({ status: 'safe', verdict: { safe: true } });
+    expect(store.getState().verify).toMatchObject({ status: 'done', summary: { compared: 100, equal: 100 } });
+  });
+
+  it('NOT safe before any verify: the reason kept, the verify state not left running; a timeout is passed on', async () => {
+    const { store, actions, host } = await liveHost({
+      'run.cutover': async () => ({ safe: false, reason: 'the live run did not catch up within 5 s', nodes: [], verify: null }),
+    });
+    await actions.cutover(5000);
+    expect(host.calls.find((c) => c.name === 'run.cutover')!.input).toEqual({ runId: 'r1', timeoutMs: 5000 });
+    expect(store.getState().run.cutover).toMatchObject({ status: 'unsafe', verdict: { reason: expect.stringContaining('did not catch up') } });
+    expect(store.getState().verify.status).toBe('idle');
+  });
+
+  it('Stop waiting cancels the call; pausing the run ends a cut-over too; a copy run has no cut-over', async () => {
+    const cutover: Handler = (_input, signal) => new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new FerryCallError('cancelled', 'cancelled'))));
+    const { store, actions } = await liveHost({ 'run.cutover': cutover, 'run.pause': async () => ({}) });
+    const first = actions.cutover();
+    actions.cancelCutover();
+    await first;
+    expect(store.getState().run.cutover.status).toBe('cancelled');
+    const second = actions.cutover();
+    await actions.pauseRun();
+    await second;
+    expect(store.getState().run.cutover.status).toBe('cancelled');
+
+    const copy = fakeHost({ 'run.start': async () => ({ runId: 'c1' }), 'run.wait': () => new Promise(() => undefined) });
+    const copyStore = createFerryStore({ initialYaml: YAML });
+    const copyActions = createActions(copy.api, copyStore);
+    await copyActions.startRun();
+    await copyActions.cutover();
+    expect(copy.calls.map((c) => c.name)).not.toContain('run.cutover');
+  });
+
+  it('a failed cut-over says why (no verdict)', async () => {
+    const { store, actions } = await liveHost({ 'run.cutover': async () => Promise.reject(new FerryCallError('run r1 is not following its sources yet', 'bad-input')) });
+    await actions.cutover();
+    expect(store.getState().run.cutover).toMatchObject({ status: 'failed', verdict: null, error: 'run r1 is not following its sources yet' });
   });
 });

@@ -3,9 +3,21 @@ import { toFerryCallError } from '../api/errors.js';
 import { loaded, saved, watchStarted, watchStopped, withEndpointCheck, withField, withHostProblems, withItem, withYaml, initialJob } from './jobSlice.js';
 import { latencyBudgetOf, literalUrlPassword, secretRef, valueAt, withUrlPassword, type FieldPath } from './jobModel.js';
 import { planDone, planFailed, planStarted } from './planSlice.js';
-import { runAccepted, runCallFailed, runCancelledWhilePaused, runPending, runResuming, runStarting, runSummary, type RunState } from './runSlice.js';
+import {
+  cutoverDone,
+  cutoverFailed,
+  cutoverStarted,
+  runAccepted,
+  runCallFailed,
+  runCancelledWhilePaused,
+  runPending,
+  runResuming,
+  runStarting,
+  runSummary,
+  type RunState,
+} from './runSlice.js';
 import type { FerryStore } from './store.js';
-import { verifyFailed, verifyResult, verifyStarted } from './verifySlice.js';
+import { initialVerify, verifyFailed, verifyResult, verifyStarted } from './verifySlice.js';
 
 /** Where a secret's reference goes: the password part of a URL, or a whole field (tunnel password, passphrase). */
 export interface SecretTarget {
@@ -24,6 +36,7 @@ export function createActions(api: FerryApi, store: FerryStore, now: () => numbe
   const set = store.setState;
   let planAbort: AbortController | null = null;
   let verifyAbort: AbortController | null = null;
+  let cutoverAbort: AbortController | null = null;
 
   const setJob = (fn: (job: ReturnType<typeof get>['job']) => ReturnType<typeof get>['job']) => set((s) => ({ job: fn(s.job) }));
   const setRun = (fn: (run: RunState) => RunState) => set((s) => ({ run: fn(s.run) }));
@@ -205,11 +218,12 @@ export function createActions(api: FerryApi, store: FerryStore, now: () => numbe
     },
 
     // --- run -------------------------------------------------------------------------------
-    async startRun(resume = false): Promise<void> {
+    /** Starts the job; `live` follows the sources' replication streams until paused or cancelled. */
+    async startRun(resume = false, live = false): Promise<void> {
       const { yaml, draft } = get().job;
-      setRun((run) => runStarting(run, latencyBudgetOf(draft)));
+      setRun((run) => runStarting(run, latencyBudgetOf(draft), live));
       try {
-        const { runId } = await withHostKeys((acceptNewHostKeys) => api.call('run.start', { yaml, resume, acceptNewHostKeys }));
+        const { runId } = await withHostKeys((acceptNewHostKeys) => api.call('run.start', { yaml, resume, live, acceptNewHostKeys }));
         setRun((run) => runAccepted(run, runId));
         waitForRun(runId);
       } catch (err) {
@@ -221,6 +235,8 @@ export function createActions(api: FerryApi, store: FerryStore, now: () => numbe
     async pauseRun(): Promise<void> {
       const { runId, status } = get().run;
       if (!runId || status !== 'running') return;
+      // A cut-over needs the live run: stopping it ends the cut-over too.
+      cutoverAbort?.abort();
       setRun((run) => runPending(run, 'pause'));
       try {
         await api.call('run.pause', { runId });
@@ -254,6 +270,7 @@ export function createActions(api: FerryApi, store: FerryStore, now: () => numbe
         return;
       }
       if (status !== 'running') return;
+      cutoverAbort?.abort();
       setRun((run) => runPending(run, 'cancel'));
       try {
         await api.call('run.cancel', { runId });
@@ -261,6 +278,39 @@ export function createActions(api: FerryApi, store: FerryStore, now: () => numbe
         const message = toFerryCallError(err).message;
         setRun((run) => runCallFailed(run, 'cancel', message));
       }
+    },
+
+    /**
+     * The guided cut-over of the live run (run.cutover): waits for lag 0, verifies (into the verify
+     * state, as a verify of the job), and records the verdict. The live run goes on.
+     */
+    async cutover(timeoutMs?: number): Promise<void> {
+      const { runId, status, liveMode, cutover } = get().run;
+      if (!runId || status !== 'running' || !liveMode || cutover.status === 'waiting' || cutover.status === 'verifying') return;
+      cutoverAbort?.abort();
+      const abort = new AbortController();
+      cutoverAbort = abort;
+      set((s) => ({ run: cutoverStarted(s.run, now()), verify: verifyStarted() }));
+      try {
+        const r = await api.call('run.cutover', { runId, ...(timeoutMs !== undefined && { timeoutMs }) }, { signal: abort.signal });
+        set((s) => ({
+          run: s.run.runId === runId ? cutoverDone(s.run, r) : s.run,
+          // What it verified is the job's latest verify; when it never got that far, there is none.
+          verify: r.verify ? verifyResult(s.verify, r.verify) : s.verify.status === 'running' && s.verify.order.length === 0 ? initialVerify() : s.verify,
+        }));
+      } catch (err) {
+        const e = toFerryCallError(err);
+        const cancelled = e.code === 'cancelled';
+        set((s) => ({
+          run: s.run.runId === runId ? cutoverFailed(s.run, e.message, cancelled) : s.run,
+          verify: s.verify.status !== 'running' ? s.verify : s.verify.order.length === 0 ? initialVerify() : verifyFailed(s.verify, e.message, cancelled),
+        }));
+      } finally {
+        if (cutoverAbort === abort) cutoverAbort = null;
+      }
+    },
+    cancelCutover(): void {
+      cutoverAbort?.abort();
     },
 
     // --- verify ----------------------------------------------------------------------------

@@ -82,6 +82,32 @@ export const ev = {
     totalBytes,
     at,
   }),
+  live: (
+    source: string,
+    node: string,
+    phase: Extract<EngineEvent, { type: 'live' }>['phase'],
+    p: { lagBytes?: number; lagMs?: number; applied?: number; dropped?: number; errors?: number; resync?: 'full' | 'partial' | null; message?: string; serverOffset?: number } = {},
+    at = T0,
+  ): EngineEvent => {
+    const serverOffset = p.serverOffset ?? 10_000;
+    const lagBytes = p.lagBytes ?? 0;
+    return {
+      type: 'live',
+      source,
+      node,
+      phase,
+      resync: p.resync === undefined ? 'full' : p.resync,
+      serverOffset,
+      appliedOffset: serverOffset - lagBytes,
+      lagBytes,
+      lagMs: p.lagMs ?? 0,
+      applied: p.applied ?? 0,
+      dropped: p.dropped ?? 0,
+      errors: p.errors ?? 0,
+      ...(p.message !== undefined && { message: p.message }),
+      at,
+    };
+  },
   verifyProgress: (source: string, compared: number, total: number, differences = 0, at = T0): EngineEvent => ({ type: 'verify-progress', source, compared, differences, total, at }),
   verifyDifference: (source: string, key: string, kind: 'missing' | 'type' | 'value' | 'ttl', at = T0): EngineEvent => ({
     type: 'verify-difference',

@@ -1,6 +1,7 @@
 import type { CallOutput } from '../../../shared/api.js';
 
 type RunSummary = CallOutput<'run.wait'>;
+export type CutoverVerdict = CallOutput<'run.cutover'>;
 import { emptyCounts, type EngineEventOf, type KeyCounts, type LatencySummary, type ShardStage } from '../../../shared/events.js';
 import {
   appendCapped,
@@ -45,6 +46,25 @@ export interface KeyErrorEntry {
 
 export type RunStatus = 'idle' | 'running' | 'paused' | 'done' | 'failed' | 'stopped';
 
+export type LiveNodeState = EngineEventOf<'live'>;
+
+/**
+ * The guided cut-over of a live run (run.cutover): `waiting` for lag 0 on every node, then
+ * `verifying` (its verify's events arrive as kind `verify`), then the verdict.
+ */
+export interface CutoverState {
+  status: 'idle' | 'waiting' | 'verifying' | 'safe' | 'unsafe' | 'failed' | 'cancelled';
+  startedAt: number | null;
+  /** run.cutover's answer. */
+  verdict: CutoverVerdict | null;
+  /** Why the call failed (not a verdict: the cut-over could not be made). */
+  error: string | null;
+}
+
+export function initialCutover(): CutoverState {
+  return { status: 'idle', startedAt: null, verdict: null, error: null };
+}
+
 export interface RunOutcome {
   outcome: 'done' | 'failed' | 'stopped';
   counts: KeyCounts;
@@ -60,6 +80,8 @@ export interface RunState {
   /** Run ids that are over (paused, replaced): their late events are dropped. */
   retired: string[];
   status: RunStatus;
+  /** The run follows its sources' replication streams until stopped (run.start with live). */
+  liveMode: boolean;
   /** A call in flight (the buttons wait for it). */
   pending: 'start' | 'pause' | 'resume' | 'cancel' | null;
   job: string | null;
@@ -72,7 +94,8 @@ export interface RunState {
   /** By source, then node. */
   staging: Record<string, Record<string, StagingNode>>;
   /** Live sync (`--live`), by source, then node: the latest event of each. */
-  live: Record<string, Record<string, EngineEventOf<'live'>>>;
+  live: Record<string, Record<string, LiveNodeState>>;
+  cutover: CutoverState;
   tunnels: Record<string, TunnelState>;
   bigKeyWarnings: Notice[];
   /** Big keys being copied in windows, by `source db keyHex`; a finished one stays at 100 %. */
@@ -94,6 +117,7 @@ export function initialRun(): RunState {
     runId: null,
     retired: [],
     status: 'idle',
+    liveMode: false,
     pending: null,
     job: null,
     target: null,
@@ -103,6 +127,7 @@ export function initialRun(): RunState {
     sources: {},
     staging: {},
     live: {},
+    cutover: initialCutover(),
     tunnels: {},
     bigKeyWarnings: [],
     bigKeyProgress: {},
@@ -131,9 +156,9 @@ function retire(retired: string[], id: string | null): string[] {
 // The user's actions
 // ---------------------------------------------------------------------------
 
-/** run.start was called: a fresh run (its id comes with the reply, or with its first event). */
-export function runStarting(run: RunState, budgetMs: number): RunState {
-  return { ...initialRun(), retired: retire(run.retired, run.runId), status: 'running', pending: 'start', budgetMs };
+/** run.start was called: a fresh run (its id comes with the reply, or with its first event); `live` follows the sources until stopped. */
+export function runStarting(run: RunState, budgetMs: number, live = false): RunState {
+  return { ...initialRun(), retired: retire(run.retired, run.runId), status: 'running', pending: 'start', budgetMs, liveMode: live };
 }
 
 /** run.start or run.resume answered. */
@@ -146,9 +171,9 @@ export function runPending(run: RunState, pending: RunState['pending']): RunStat
   return { ...run, pending };
 }
 
-/** run.resume was called on a paused run: its id is over; the new one comes with the reply. */
+/** run.resume was called on a paused run: its id is over; the new one comes with the reply (a live run stays live). */
 export function runResuming(run: RunState): RunState {
-  return { ...run, status: 'running', pending: 'resume', outcome: null, error: null, retired: retire(run.retired, run.runId), runId: null };
+  return { ...run, status: 'running', pending: 'resume', outcome: null, error: null, cutover: initialCutover(), retired: retire(run.retired, run.runId), runId: null };
 }
 
 /** A call failed (start, pause, resume, cancel, wait). */
@@ -190,8 +215,19 @@ export function adoptRun(run: RunState, op: string): RunState | null {
   if (run.retired.includes(op)) return null;
   // A run this page did not start (or whose reply has not come yet, or after a reload): follow it.
   const fresh = run.runId !== null || run.status !== 'running';
+  // Whether a run found this way is live, its live events say.
   return fresh
-    ? { ...run, runId: op, retired: retire(run.retired, run.runId), status: 'running', outcome: null, pending: run.pending === 'start' || run.pending === 'resume' ? run.pending : null }
+    ? {
+        ...run,
+        runId: op,
+        retired: retire(run.retired, run.runId),
+        status: 'running',
+        outcome: null,
+        liveMode: false,
+        live: {},
+        cutover: initialCutover(),
+        pending: run.pending === 'start' || run.pending === 'resume' ? run.pending : null,
+      }
     : { ...run, runId: op };
 }
 
@@ -300,7 +336,47 @@ export function runStaging(run: RunState, e: EngineEventOf<'staging'>): RunState
 
 export function runLive(run: RunState, e: EngineEventOf<'live'>): RunState {
   const nodes = { ...run.live[e.source], [e.node]: e };
-  return { ...run, live: { ...run.live, [e.source]: nodes } };
+  return { ...run, liveMode: true, live: { ...run.live, [e.source]: nodes } };
+}
+
+/** Streaming with nothing left to apply: the target holds every effect of the node's stream so far. */
+export function isCaughtUp(n: LiveNodeState): boolean {
+  return n.phase === 'streaming' && n.lagBytes === 0;
+}
+
+/** Every live node of the run, in source order, then node order. */
+export function liveNodes(run: Pick<RunState, 'live' | 'order'>): LiveNodeState[] {
+  const sources = [...run.order.filter((s) => run.live[s]), ...Object.keys(run.live).filter((s) => !run.order.includes(s))];
+  return sources.flatMap((s) => Object.values(run.live[s] ?? {}).sort((a, b) => a.node.localeCompare(b.node)));
+}
+
+/** The nodes not caught up yet (what a cut-over waits for). */
+export function nodesBehind(run: Pick<RunState, 'live' | 'order'>): LiveNodeState[] {
+  return liveNodes(run).filter((n) => !isCaughtUp(n));
+}
+
+// --- the cut-over -----------------------------------------------------------------------
+
+/** run.cutover was called: it waits for lag 0 first. */
+export function cutoverStarted(run: RunState, at: number): RunState {
+  return { ...run, cutover: { status: 'waiting', startedAt: at, verdict: null, error: null } };
+}
+
+/** Its verify began (the first verify-progress of kind `verify` while it waited). */
+export function cutoverVerifying(run: RunState): RunState {
+  return run.cutover.status === 'waiting' ? { ...run, cutover: { ...run.cutover, status: 'verifying' } } : run;
+}
+
+/** run.cutover answered: safe to switch, or not (with the reason). */
+export function cutoverDone(run: RunState, verdict: CutoverVerdict): RunState {
+  if (run.cutover.status !== 'waiting' && run.cutover.status !== 'verifying') return run;
+  return { ...run, cutover: { ...run.cutover, status: verdict.safe ? 'safe' : 'unsafe', verdict, error: null } };
+}
+
+/** run.cutover failed or was cancelled: no verdict. */
+export function cutoverFailed(run: RunState, message: string, cancelled: boolean): RunState {
+  if (run.cutover.status !== 'waiting' && run.cutover.status !== 'verifying') return run;
+  return { ...run, cutover: { ...run.cutover, status: cancelled ? 'cancelled' : 'failed', error: cancelled ? null : message } };
 }
 
 export function runLatency(run: RunState, e: EngineEventOf<'latency'>): RunState {

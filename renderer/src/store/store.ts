@@ -4,6 +4,7 @@ import { initialJob, watchedLatency, type JobState } from './jobSlice.js';
 import { initialPlan, planSourceStage, planStaging, planTunnel, planWarning, type PlanState } from './planSlice.js';
 import {
   adoptRun,
+  cutoverVerifying,
   initialRun,
   runFinished,
   runKeyError,
@@ -101,7 +102,8 @@ export function reduceEvent<S extends FerryData>(s: S, app: AppEvent): S {
       return inRun((run) => runLive(run, e));
     case 'verify-progress':
       if (kind === 'run') return inRun((run) => runVerifyProgress(run, e));
-      return kind === 'verify' ? { ...s, verify: verifyProgress(s.verify, e) } : s;
+      // A cut-over's verify comes as kind `verify` too: a cut-over that waited for lag 0 is verifying now.
+      return kind === 'verify' ? { ...s, verify: verifyProgress(s.verify, e), run: cutoverVerifying(s.run) } : s;
     case 'verify-difference':
       // A staged run's own verify reports its differences in its outcome (run-finished.verified).
       return kind === 'verify' ? { ...s, verify: verifyDifference(s.verify, e) } : s;

@@ -11,11 +11,21 @@ export function RunControls() {
   const pending = useFerry((s) => s.run.pending);
   const runId = useFerry((s) => s.run.runId);
   const broken = useFerry((s) => s.job.syntaxError !== null);
+  const liveMode = useFerry((s) => s.run.liveMode);
   const running = status === 'running';
   return (
     <div className="toolbar">
       <button type="button" className="primary" data-testid="run-start" disabled={running || pending !== null || broken} onClick={() => void actions.startRun(false)}>
-        {pending === 'start' ? 'Starting…' : 'Start'}
+        {pending === 'start' && !liveMode ? 'Starting…' : 'Start'}
+      </button>
+      <button
+        type="button"
+        data-testid="run-start-live"
+        disabled={running || pending !== null || broken}
+        onClick={() => void actions.startRun(false, true)}
+        title="Copy every source, then keep following its replication stream until paused or cancelled; cut over when ready"
+      >
+        {pending === 'start' && liveMode ? 'Starting…' : 'Run live'}
       </button>
       <button
         type="button"
@@ -26,7 +36,13 @@ export function RunControls() {
       >
         Start from checkpoint
       </button>
-      <button type="button" data-testid="run-pause" disabled={!running || !runId || pending !== null} onClick={() => void actions.pauseRun()}>
+      <button
+        type="button"
+        data-testid="run-pause"
+        disabled={!running || !runId || pending !== null}
+        onClick={() => void actions.pauseRun()}
+        title={liveMode ? "Stops following the sources; each node's replication offset is kept for Resume" : 'Stops after the keys in flight; the checkpoint is kept for Resume'}
+      >
         {pending === 'pause' ? 'Pausing…' : 'Pause'}
       </button>
       <button type="button" data-testid="run-resume" disabled={status !== 'paused' || pending !== null} onClick={() => void actions.resumeRun()}>
@@ -35,9 +51,10 @@ export function RunControls() {
       <button type="button" className="danger" data-testid="run-cancel" disabled={!((running && runId) || status === 'paused') || pending === 'cancel'} onClick={() => void actions.cancelRun()}>
         {pending === 'cancel' ? 'Cancelling…' : 'Cancel'}
       </button>
-      <span data-testid="run-status" data-status={status} className={`badge st-${status}`}>
+      <span data-testid="run-status" data-status={status} data-live={liveMode} className={`badge st-${status}`}>
         {status}
       </span>
+      {liveMode && <span className="badge st-live">live</span>}
       {runId && <span className="muted mono">{runId}</span>}
     </div>
   );
@@ -190,8 +207,11 @@ const COUNT_LABELS: Array<[keyof KeyCounts, string]> = [
 export function RunOutcomeView() {
   const outcome = useFerry((s) => s.run.outcome);
   const status = useFerry((s) => s.run.status);
+  const liveMode = useFerry((s) => s.run.liveMode);
   if (!outcome) return null;
   const shown = status === 'paused' ? 'paused' : outcome.outcome;
+  // A live run ends when told to: its engine message speaks of the CLI's --live --resume.
+  const message = liveMode && outcome.outcome === 'stopped' ? null : outcome.message;
   return (
     <div className="panel" data-testid="run-outcome" data-outcome={shown} data-written={outcome.counts.written} data-errors={outcome.counts.errors}>
       <div className="row">
@@ -200,8 +220,12 @@ export function RunOutcomeView() {
           {outcome.elapsedMs !== null && <span className="muted"> in {formatDuration(outcome.elapsedMs)}</span>}
         </h2>
       </div>
-      {outcome.message && <p className={outcome.outcome === 'failed' ? 'error' : 'muted'}>{outcome.message}</p>}
-      {status === 'paused' && <p className="muted">Paused: the checkpoint is kept; Resume goes on from it.</p>}
+      {message && <p className={outcome.outcome === 'failed' ? 'error' : 'muted'}>{message}</p>}
+      {status === 'paused' && !liveMode && <p className="muted">Paused: the checkpoint is kept; Resume goes on from it.</p>}
+      {status === 'paused' && liveMode && (
+        <p className="muted">Live sync paused: each source node's replication offset is kept; Resume follows the streams again from it (a partial resync while the source's backlog still holds it).</p>
+      )}
+      {status === 'stopped' && liveMode && <p className="muted">Live sync stopped.</p>}
       {outcome.verified && (
         <p className={outcome.verified.differences > 0 ? 'error' : 'okText'}>
           Verified against the staging copies: {formatCount(outcome.verified.compared)} compared, {formatCount(outcome.verified.differences)} differences.
