@@ -347,7 +347,7 @@ describe('a dropped tunnel', () => {
     if (process.env.DEBUG_TUNNEL) console.log('verified', check);
     expect(check.compared).toBe(many);
     expect(totalDifferences(check)).toBe(0);
-  }, 60_000);
+  }, 150_000);
 });
 
 describe('a network that goes quiet', () => {

@@ -240,7 +240,10 @@ export class Endpoint {
     const after = Date.now();
     if (!reply) return;
     const serverMs = Number(replyText(reply[0])) * 1000 + Math.floor(Number(replyText(reply[1])) / 1000);
-    this.clockOffsetMs = Math.round(serverMs - (before + after) / 2);
+    const offset = serverMs - (before + after) / 2;
+    // Within the round trip's uncertainty (and TIME's rounding to the ms) the clocks agree: 0, so a
+    // same-host or NTP-synced pair does not shift absolute TTLs by noise.
+    this.clockOffsetMs = Math.abs(offset) <= (after - before) / 2 + 1 ? 0 : Math.round(offset);
   }
 
   private async useLayout(layout: ClusterNode[]): Promise<void> {

@@ -12,7 +12,7 @@ import { parseRedisUrl } from '../endpoints/redisUrl.js';
 import { runLimited } from '../run/runLimited.js';
 import { unsupportedProblems } from '../run/openEndpoints.js';
 import { listShards } from '../run/sourceCopy.js';
-import { confirmSharedKeys } from './sourceCollisions.js';
+import { addSample, confirmSharedKeys } from './sourceCollisions.js';
 import { hasHash, keyHash, KeyHashes, sharedHashes } from './keyHashes.js';
 import { measureReadRate } from './readRate.js';
 import { probeEndpoint } from './probeEndpoint.js';
@@ -656,7 +656,7 @@ async function collisionsWithFiles(
     }
     group.keys++;
     if (identical) group.identical++;
-    if (group.samples.length < SAMPLES_PER_GROUP) group.samples.push({ key: keyText(key), keyHex: key.toString('hex'), identical });
+    addSample(group, key, identical, SAMPLES_PER_GROUP);
   }
   return [...groups, ...withFiles.values()].sort((a, b) => b.keys - a.keys);
 }
@@ -713,7 +713,7 @@ function addTargetCollision(groups: Map<string, CollisionGroup>, job: Job, sourc
   }
   group.keys++;
   if (identical) group.identical++;
-  if (group.samples.length < SAMPLES_PER_GROUP) group.samples.push({ key: keyText(key), keyHex: key.toString('hex'), identical });
+  addSample(group, key, identical, SAMPLES_PER_GROUP);
 }
 
 function targetConsequence(job: Job): string {

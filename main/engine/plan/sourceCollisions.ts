@@ -56,7 +56,7 @@ export async function confirmSharedKeys(writers: Writer[], candidates: BigUint64
     }
     group.keys++;
     if (identical) group.identical++;
-    if (group.samples.length < samplesPerGroup) group.samples.push({ key: keyText(key), keyHex: key.toString('hex'), identical });
+    addSample(group, key, identical, samplesPerGroup);
   }
   return [...groups.values()].sort((a, b) => b.keys - a.keys);
 }
@@ -87,5 +87,18 @@ function betweenConsequence(job: Job): string {
       return 'onConflict: skip: the first source to write a key wins and the others are skipped and listed (sources run in parallel, so which is first is not fixed)';
     default:
       return 'onConflict: replace: the last source to write a key wins (sources run in parallel, so which is last is not fixed)';
+  }
+}
+
+/**
+ * Keeps a group's first samples, but a key whose values differ takes the place of an identical one:
+ * the differing keys are the ones the engineer needs to see.
+ */
+export function addSample(group: CollisionGroup, key: Buffer, identical: boolean, max: number): void {
+  const sample = { key: keyText(key), keyHex: key.toString('hex'), identical };
+  if (group.samples.length < max) group.samples.push(sample);
+  else if (!identical) {
+    const i = group.samples.findIndex((s) => s.identical);
+    if (i >= 0) group.samples[i] = sample;
   }
 }
