@@ -113,6 +113,8 @@ export const CALLS = {
       runId: z.string(),
       timeoutMs: z.int().positive().max(24 * 3600 * 1000).optional(),
       ttlToleranceMs: z.number().min(0).default(1000),
+      /** Pause client writes on every source master (CLIENT PAUSE WRITE, Redis 6.2+) for at most this long while catching up and verifying. */
+      pauseWritesMs: z.int().positive().max(3600 * 1000).optional(),
     }),
     output: z.object({
       safe: z.boolean(),

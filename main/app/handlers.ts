@@ -135,7 +135,8 @@ export function createHandlers(deps: HandlerDeps): HostHandlers {
     'run.cancel': async ({ runId }) => (await runs.cancel(runId), {}),
     // Its verify's events go as verify.run's do (kind `verify`, op = this call's id): the UI's verify
     // state takes them as they are, and the run's own events stay the run's.
-    'run.cutover': async ({ runId, timeoutMs, ttlToleranceMs }, { callId, signal }) => runs.cutover(runId, { timeoutMs, ttlToleranceMs, signal, onEvent: emitter('verify', callId) }),
+    'run.cutover': async ({ runId, timeoutMs, ttlToleranceMs, pauseWritesMs }, { callId, signal }) =>
+      runs.cutover(runId, { timeoutMs, ttlToleranceMs, pauseWritesMs, signal, onEvent: emitter('verify', callId) }),
 
     'verify.run': async ({ yaml, ttlToleranceMs, acceptNewHostKeys }, { callId, signal }) => {
       const loaded = jobs.load(yaml);

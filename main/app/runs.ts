@@ -36,6 +36,7 @@ export interface StartRunOptions {
 
 export interface CutoverRunOptions {
   timeoutMs?: number;
+  pauseWritesMs?: number;
   ttlToleranceMs: number;
   /** Cancels the cut-over (the live run goes on). */
   signal: AbortSignal;
@@ -160,6 +161,7 @@ export class RunRegistry {
         {
           stateDir: this.deps.stateDirOf(loaded.job),
           timeoutMs: opts.timeoutMs,
+          pauseWritesMs: opts.pauseWritesMs,
           ttlToleranceMs: opts.ttlToleranceMs,
           tunnels: { acceptNewHostKeys: record.acceptNewHostKeys },
           signal: opts.signal,

@@ -250,6 +250,8 @@ describe('actions: live sync and the cut-over', () => {
     });
     await actions.cutover(5000);
     expect(host.calls.find((c) => c.name === 'run.cutover')!.input).toEqual({ runId: 'r1', timeoutMs: 5000 });
+    await actions.cutover(undefined, 60_000);
+    expect(host.calls.filter((c) => c.name === 'run.cutover')[1].input).toEqual({ runId: 'r1', pauseWritesMs: 60_000 });
     expect(store.getState().run.cutover).toMatchObject({ status: 'unsafe', verdict: { reason: expect.stringContaining('did not catch up') } });
     expect(store.getState().verify.status).toBe('idle');
   });

@@ -284,7 +284,7 @@ export function createActions(api: FerryApi, store: FerryStore, now: () => numbe
      * The guided cut-over of the live run (run.cutover): waits for lag 0, verifies (into the verify
      * state, as a verify of the job), and records the verdict. The live run goes on.
      */
-    async cutover(timeoutMs?: number): Promise<void> {
+    async cutover(timeoutMs?: number, pauseWritesMs?: number): Promise<void> {
       const { runId, status, liveMode, cutover } = get().run;
       if (!runId || status !== 'running' || !liveMode || cutover.status === 'waiting' || cutover.status === 'verifying') return;
       cutoverAbort?.abort();
@@ -292,7 +292,7 @@ export function createActions(api: FerryApi, store: FerryStore, now: () => numbe
       cutoverAbort = abort;
       set((s) => ({ run: cutoverStarted(s.run, now()), verify: verifyStarted() }));
       try {
-        const r = await api.call('run.cutover', { runId, ...(timeoutMs !== undefined && { timeoutMs }) }, { signal: abort.signal });
+        const r = await api.call('run.cutover', { runId, ...(timeoutMs !== undefined && { timeoutMs }), ...(pauseWritesMs !== undefined && { pauseWritesMs }) }, { signal: abort.signal });
         set((s) => ({
           run: s.run.runId === runId ? cutoverDone(s.run, r) : s.run,
           // What it verified is the job's latest verify; when it never got that far, there is none.

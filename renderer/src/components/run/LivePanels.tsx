@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { DifferenceKind } from '../../../../shared/events.js';
 import { formatBytes, formatCount, formatDuration } from '../../../../shared/format.js';
 import { actions, useFerry, useFerryShallow } from '../../appState.js';
@@ -149,6 +150,9 @@ function CutoverVerdictView() {
   );
 }
 
+/** How long the workbench's cut-over may pause the sources' writes. */
+const PAUSE_WRITES_MS = 60_000;
+
 /** The guided cut-over of a live run: wait for lag 0, verify, then the verdict. */
 export function CutoverPanel() {
   const liveMode = useFerry((s) => s.run.liveMode);
@@ -157,6 +161,13 @@ export function CutoverPanel() {
   const hasNodes = useFerry((s) => Object.keys(s.run.live).length > 0);
   if (!liveMode) return null;
   const busy = cutover.status === 'waiting' || cutover.status === 'verifying';
+  return <CutoverControls busy={busy} enabled={status === 'running' && hasNodes} state={cutover.status} />;
+}
+
+/** Cut over, with the choice of pausing the sources' writes for the duration (a consistent point). */
+function CutoverControls({ busy, enabled, state }: { busy: boolean; enabled: boolean; state: string }) {
+  const [pause, setPause] = useState(false);
+  const cutover = useFerry((s) => s.run.cutover);
   return (
     <div className="panel" data-testid="cutover-panel">
       <div className="toolbar">
@@ -164,8 +175,8 @@ export function CutoverPanel() {
           type="button"
           className="primary"
           data-testid="run-cutover"
-          disabled={status !== 'running' || !hasNodes || busy}
-          onClick={() => void actions.cutover()}
+          disabled={!enabled || busy}
+          onClick={() => void actions.cutover(undefined, pause ? PAUSE_WRITES_MS : undefined)}
           title="Waits until every source node is caught up, then compares every key"
         >
           {busy ? 'Cutting over…' : 'Cut over'}
@@ -173,10 +184,13 @@ export function CutoverPanel() {
         <button type="button" data-testid="run-cutover-cancel" disabled={!busy} onClick={() => actions.cancelCutover()}>
           Stop waiting
         </button>
-        <span data-testid="cutover-state" data-state={cutover.status} className={`badge st-${cutover.status}`}>
-          {cutover.status}
+        <label title="CLIENT PAUSE WRITE on every source master (Redis 6.2+), ended as soon as the verify is">
+          <input type="checkbox" data-testid="cutover-pause" checked={pause} disabled={busy} onChange={(e) => setPause(e.target.checked)} /> pause the sources' writes (up to {PAUSE_WRITES_MS / 1000} s)
+        </label>
+        <span data-testid="cutover-state" data-state={state} className={`badge st-${state}`}>
+          {state}
         </span>
-        <span className="muted">Stop the application's writes to the sources first; live sync goes on whatever the verdict.</span>
+        <span className="muted">{pause ? 'Ferry pauses the application for the cut-over' : "Stop the application's writes to the sources first"}; live sync goes on whatever the verdict.</span>
       </div>
       {cutover.status === 'waiting' && <CutoverWaiting />}
       {cutover.status === 'verifying' && <p className="muted">Every node caught up; comparing every key…</p>}
