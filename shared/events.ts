@@ -233,6 +233,15 @@ export const LiveEvent = z.object({
   /** The source node, `host:port` as the job names it. */
   node: z.string(),
   phase: z.enum(['connecting', 'full-sync', 'streaming', 'reconnecting', 'stopped', 'failed']),
+  /**
+   * `replication` (absent in older events): the node's replication stream, ordered and lossless.
+   * `notifications`: the fallback for a source that refuses SYNC and PSYNC: a bulk copy, then the
+   * keys keyspace notifications name are copied again; best effort (notifications can be lost), so
+   * the cut-over verifies and repairs. Its lag is in keys (`lagKeys`), not bytes.
+   */
+  mode: z.enum(['replication', 'notifications']).optional(),
+  /** Notifications mode: changed keys not copied yet. */
+  lagKeys: z.number().optional(),
   /** How the latest connection started: the whole dataset again (`full`), or from Ferry's offset (`partial`). */
   resync: z.enum(['full', 'partial']).nullable(),
   /** The server's replication offset, and the offset up to which the target holds every effect. */

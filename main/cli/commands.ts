@@ -114,9 +114,10 @@ export async function cutoverCommand(loaded: LoadedJob, opts: CutoverCommandOpti
     bus,
   );
   view?.finish();
-  if (opts.json) process.stdout.write(`${JSON.stringify({ type: 'cutover', safe: result.safe, reason: result.reason ?? null, nodes: result.nodes })}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ type: 'cutover', safe: result.safe, reason: result.reason ?? null, repaired: result.repaired ?? null, nodes: result.nodes })}\n`);
   else {
     if (result.verify) process.stdout.write(`${formatVerifySummary(result.verify, Date.now() - started)}\n`);
+    if (result.repaired !== undefined) process.stdout.write(`Repaired: ${result.repaired} key(s) that differed were copied again from their source and checked (a source followed by keyspace notifications).\n`);
     process.stdout.write(result.safe ? `Safe to switch: every source's stream is applied (lag 0) and the target equals the sources.\n` : `NOT safe to switch: ${result.reason}\n`);
   }
   return result.safe ? EXIT_OK : EXIT_FAILED;

@@ -133,15 +133,16 @@ describe('ferry run --live, Ctrl-C, --live --resume, ferry cutover', () => {
     expect(r2.stderr).toContain('no live checkpoint');
   }, 30_000);
 
-  it('a source that refuses SYNC and PSYNC (a managed service): exit 1, names the source and says why', async () => {
-    const locked = await startRedis({ args: ['--rename-command', 'PSYNC', '', '--rename-command', 'SYNC', ''] });
+  it('a source that refuses SYNC, PSYNC and CONFIG with notifications off: exit 1, names the source and the exact setting to ask for', async () => {
+    const locked = await startRedis({ args: ['--rename-command', 'PSYNC', '', '--rename-command', 'SYNC', '', '--rename-command', 'CONFIG', ''] });
     try {
       const dir = path.join(work, 'refused');
       const job = writeJob(dir, `name: refused\nsources:\n  - { name: managed, url: "${locked.url}" }\ntarget: { url: "${target.url}" }\n`);
       const r = await runFerry(['run', job, '--live', '--state-dir', path.join(dir, 'state')], { timeoutMs: 30_000 });
       expect(r.code).toBe(1);
       expect(r.stdout + r.stderr).toContain('managed');
-      expect(r.stdout + r.stderr).toMatch(/PSYNC|SYNC/);
+      expect(r.stdout + r.stderr).toMatch(/refuses SYNC and PSYNC/);
+      expect(r.stdout + r.stderr).toMatch(/notify-keyspace-events to "K/);
       expect(stackTraceLines(r.stdout + r.stderr)).toEqual([]);
     } finally {
       await locked.stop();

@@ -388,3 +388,48 @@ describe('live sync when the target connection drops', () => {
     }
   }, 120_000);
 });
+
+describe('live sync of a source that refuses SYNC and PSYNC (the notifications fallback)', () => {
+  let source: RedisServer;
+  let target: RedisServer;
+  beforeAll(async () => {
+    // A "managed service": no replication commands; CONFIG allowed, notifications off.
+    [source, target] = await Promise.all([startRedis({ args: ['--rename-command', 'PSYNC', '', '--rename-command', 'SYNC', ''] }), startRedis()]);
+    const seed = await connectTo(source.port, 0);
+    await sendAll(seed, everyTypeCommands('seed:', 'v'));
+    for (let i = 0; i < 20_000; i += 5000) await sendAll(seed, Array.from({ length: 5000 }, (_, k) => ['SET', `seed:k:${i + k}`, `value-${i + k}`]));
+    seed.close();
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('turns notifications on, bulk-copies while writes go on, follows the changes; a lost notification is repaired at the cut-over; the setting is restored', async () => {
+    const conns = await Promise.all([0, 1, 2].map((db) => connectTo(source.port, db)));
+    const job = jobFromYaml(['name: live-managed', 'sources:', `  - { name: managed, url: "${source.url}" }`, `target: { url: "${target.url}" }`, 'options: { onConflict: replace, dbs: { "2": 4 } }'].join('\n'));
+    const writer = startWriter(conns);
+    const run = follow(job);
+    try {
+      await waitFor('following by notifications', () => liveEvents(run.events).some((e) => e.mode === 'notifications' && e.phase === 'streaming'), 60_000);
+      expect(await source.cli('CONFIG', 'GET', 'notify-keyspace-events')).toMatch(/K/);
+      expect(run.events.some((e) => e.type === 'warning' && /refuses SYNC and PSYNC/.test(e.message) && /best effort/.test(e.message))).toBe(true);
+      await new Promise((r) => setTimeout(r, 1500));
+      // A change no notification tells of (as if one was lost): written straight to the target.
+      await target.cli('SET', 'seed:k:7', 'damaged');
+      await writer.stop();
+      const result = await untilCaughtUp(job, { pauseWritesMs: 60_000 });
+      expect(result.reason).toBeUndefined();
+      expect(result.safe).toBe(true);
+      expect(result.repaired).toBeGreaterThanOrEqual(1);
+      expect(await target.cli('GET', 'seed:k:7')).toBe('value-7');
+      expect(await target.cli('-n', '4', 'GET', 'w:lua:count')).toBe(await source.cli('-n', '2', 'GET', 'w:lua:count'));
+    } finally {
+      await writer.stop();
+      conns.forEach((c) => c.close());
+      const end = await run.stop();
+      expect(end.outcome).toBe('stopped');
+    }
+    // Ferry put the source's setting back as it found it.
+    expect((await source.cli('CONFIG', 'GET', 'notify-keyspace-events')).trim()).toBe('notify-keyspace-events');
+  }, 180_000);
+});

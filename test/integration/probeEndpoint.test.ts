@@ -210,7 +210,7 @@ describe('probeEndpoint on a server with CONFIG, SYNC and PSYNC renamed away', (
     expect(facts.maxmemory).toBe(0);
     expect(facts.maxmemoryPolicy).toBe('noeviction');
     expect(facts.keyspace).toEqual([{ db: 0, keys: 1, expires: 0 }]);
-    expect(facts.decisions).toContain('SYNC and PSYNC refused: the source will be read by SCAN + DUMP (stage: replica cannot be used)');
+    expect(facts.decisions).toContain('SYNC and PSYNC refused: the source will be read by SCAN + DUMP (stage: replica cannot be used); ferry run --live follows it by keyspace notifications, best effort, and the cut-over verifies and repairs every key');
     expect(facts.decisions.join('\n')).toMatch(/notify-keyspace-events cannot be read \(CONFIG refused\)/);
     await expectNoProbeConnectionsLeft(renamed);
   });

@@ -36,7 +36,7 @@ describe('decide: sources', () => {
 
   it('SYNC and PSYNC refused: SCAN + DUMP, and the empty notify-keyspace-events matters now', () => {
     const d = source({ SYNC: 'refused', PSYNC: 'refused' });
-    expect(d).toContain('SYNC and PSYNC refused: the source will be read by SCAN + DUMP (stage: replica cannot be used)');
+    expect(d).toContain('SYNC and PSYNC refused: the source will be read by SCAN + DUMP (stage: replica cannot be used); ferry run --live follows it by keyspace notifications, best effort, and the cut-over verifies and repairs every key');
     expect(d.some((s) => s.startsWith('notify-keyspace-events is empty: without replication'))).toBe(true);
   });
 

@@ -7,6 +7,7 @@ import { atLeast } from '../endpoints/serverFacts.js';
 import type { RedisConnection } from '../resp/connection.js';
 import { openEndpoints } from '../run/openEndpoints.js';
 import { TunnelSet, tunnelOptions, type TunnelChoices } from '../tunnels/tunnelSet.js';
+import { verifyAndRepair } from '../verify/repair.js';
 import { verifyJob, type VerifyResult } from '../verify/verifier.js';
 import { LIVE_STATUS_FILE, type LiveStatus } from './liveRun.js';
 import type { LiveEvent } from './liveNode.js';
@@ -36,6 +37,8 @@ export interface CutoverResult {
   /** The nodes as they stood when the lag was 0 (or at the timeout). */
   nodes: LiveEvent[];
   verify?: VerifyResult;
+  /** Sources followed by notifications (best effort): the keys the verify found different and re-copied. */
+  repaired?: number;
 }
 
 /** A status older than this means no live run is writing it. */
@@ -123,12 +126,26 @@ async function catchUpAndVerify(loaded: LoadedJob, opts: CutoverOptions, bus: Ev
     status = readStatus(file);
   }
   const nodes = status.nodes;
-  const verify = await verifyJob(loaded, { stateDir: opts.stateDir, ttlToleranceMs: opts.ttlToleranceMs, tunnels: opts.tunnels, signal: opts.signal, ...(paths && { paths }) }, bus);
-  const d = verify.differences;
-  const differences = d.missing + d.type + d.value + d.ttl;
+  const verifyOpts = { stateDir: opts.stateDir, ttlToleranceMs: opts.ttlToleranceMs, tunnels: opts.tunnels, signal: opts.signal, ...(paths && { paths }) };
+  // Notifications may have been lost: every key that differs is copied again and checked again.
+  const bestEffort = nodes.some((n) => n.mode === 'notifications');
+  let repaired: number | undefined;
+  let verify: VerifyResult;
+  let differences: number;
+  if (bestEffort) {
+    const r = await verifyAndRepair(loaded, verifyOpts, bus);
+    verify = r.verify;
+    repaired = r.repair.repaired;
+    differences = r.repair.stillDifferent.length;
+  } else {
+    verify = await verifyJob(loaded, verifyOpts, bus);
+    const d = verify.differences;
+    differences = d.missing + d.type + d.value + d.ttl;
+  }
   if (differences > 0) {
     const advice = opts.pauseWritesMs ? 'the sources were paused, so these are real: see the differences, repair, and run ferry cutover again' : 'if the application still writes to a source, stop its writes (or use --pause-writes) and run ferry cutover again';
-    return { safe: false, reason: `verify found ${differences} difference(s) after the lag was 0; ${advice}`, nodes, verify };
+    const found = bestEffort ? `${differences} key(s) still differ after the repair` : `verify found ${differences} difference(s) after the lag was 0`;
+    return { safe: false, reason: `${found}; ${advice}`, nodes, verify, ...(repaired !== undefined && { repaired }) };
   }
   // Equal while the verify read both sides is not enough if the sources still change: the
   // commands the live run applied since lag 0 say whether they did (caught up again after verify).
@@ -153,7 +170,7 @@ async function catchUpAndVerify(loaded: LoadedJob, opts: CutoverOptions, bus: Ev
       verify,
     };
   }
-  return { safe: true, nodes: after.nodes, verify };
+  return { safe: true, nodes: after.nodes, verify, ...(repaired !== undefined && { repaired }) };
 }
 
 function sumApplied(nodes: LiveEvent[]): number {
@@ -163,7 +180,7 @@ function sumApplied(nodes: LiveEvent[]): number {
 /** Streaming, nothing left to apply, as measured after `since`. */
 function caughtUp(n: LiveEvent, since: number): boolean {
   // An event a full tick (1 s) after `since` carries a server offset fetched after it.
-  return n.phase === 'streaming' && n.lagBytes === 0 && n.at >= since + 1000;
+  return n.phase === 'streaming' && n.lagBytes === 0 && (n.lagKeys ?? 0) === 0 && n.at >= since + 1000;
 }
 
 function readStatus(file: string): LiveStatus | null {

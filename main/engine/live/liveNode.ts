@@ -108,7 +108,8 @@ export class LiveNode {
       }
       this.setPhase('stopped');
     } catch (err) {
-      this.setPhase('failed', (err as Error).message);
+      // A refusal hands the source to the notifications fallback: not this node's failure to show.
+      if (!(err instanceof ReplicationError && err.kind === 'refused')) this.setPhase('failed', (err as Error).message);
       throw err;
     } finally {
       clearInterval(ticker);

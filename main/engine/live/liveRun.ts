@@ -9,7 +9,7 @@ import { KeyFilter } from '../filters/keyFilter.js';
 import { LatencyProbes } from '../pacing/latencyProbe.js';
 import { createPace, type Pace } from '../pacing/pace.js';
 import type { LoadedJob } from '../job/loadJob.js';
-import type { ReplicationPosition } from '../replication/index.js';
+import { ReplicationError, type ReplicationPosition } from '../replication/index.js';
 import { RedisConnection } from '../resp/connection.js';
 import { replyText } from '../resp/reply.js';
 import { selectionHash } from '../run/checkpoint.js';
@@ -25,6 +25,7 @@ import { TunnelSet, tunnelOptions } from '../tunnels/tunnelSet.js';
 import { ConflictJournal, SKIP_JOURNAL_FILE } from '../writers/conflictJournal.js';
 import type { WritePolicy } from '../writers/writePolicy.js';
 import { LiveApplyError } from './liveApplier.js';
+import { followByNotifications } from './notificationsFallback.js';
 import { LiveNode, type CommandSink, type LiveEvent } from './liveNode.js';
 import { createLiveSink } from './liveSink.js';
 
@@ -250,9 +251,25 @@ async function followOnce(ctx: FollowContext, first: boolean): Promise<{ failure
     progressTimer = setInterval(progress, opts.progressEveryMs ?? 1000);
     for (const name of sources.keys()) bus.emit({ type: 'source-stage', source: name, stage: 'live', message: 'following its replication stream', at: Date.now() });
 
+    // A source that refuses SYNC and PSYNC is followed by keyspace notifications instead (once,
+    // whichever of its nodes was refused first; the others end).
+    const fallbacks = new Map<string, Promise<void>>();
+    const fallBack = (name: string): Promise<void> => {
+      let running = fallbacks.get(name);
+      if (!running) {
+        running = followByNotifications({ loaded, name, source: sources.get(name)!, target, runOpts: opts, bus, pace, signal: controller.signal, emit: (e) => { state.latest.set(`${name} ${e.node}`, e); bus.emit(e); }, fail });
+        fallbacks.set(name, running);
+      }
+      return running;
+    };
     await Promise.all(
       nodes.map((n) =>
         n.live.run().catch((err: Error) => {
+          if (err instanceof ReplicationError && err.kind === 'refused' && !staging.has(n.source) && !controller.signal.aborted) {
+            // This node's own entry goes: the fallback reports the source as one.
+            state.latest.delete(n.key);
+            return fallBack(n.source);
+          }
           if (!opts.signal?.aborted && ((err instanceof LiveApplyError && err.code === 'CONNECTION_LOST') || target.connectionLost)) targetLost = true;
           else bus.emit({ type: 'source-stage', source: n.source, stage: 'failed', message: err.message, at: Date.now() });
           fail(err.message);

@@ -51,7 +51,7 @@ function sourceDecisions(facts: EndpointFacts, c: Availability): string[] {
   } else if (sync === 'allowed') {
     out.push(`PSYNC ${psync} but SYNC allowed: a staging replica can take one full sync, but must start over after a dropped connection`);
   } else if (sync === 'refused' && psync === 'refused') {
-    out.push('SYNC and PSYNC refused: the source will be read by SCAN + DUMP (stage: replica cannot be used)');
+    out.push('SYNC and PSYNC refused: the source will be read by SCAN + DUMP (stage: replica cannot be used); ferry run --live follows it by keyspace notifications, best effort, and the cut-over verifies and repairs every key');
   } else {
     const unknown = [sync === 'unknown' ? 'SYNC' : null, psync === 'unknown' ? 'PSYNC' : null].filter(Boolean).join(' and ');
     out.push(`${unknown} could not be checked without running ${unknown.includes(' and ') ? 'them' : 'it'}: stage: replica may fail; SCAN + DUMP needs neither`);

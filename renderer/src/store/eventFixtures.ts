@@ -86,7 +86,7 @@ export const ev = {
     source: string,
     node: string,
     phase: Extract<EngineEvent, { type: 'live' }>['phase'],
-    p: { lagBytes?: number; lagMs?: number; applied?: number; dropped?: number; errors?: number; resync?: 'full' | 'partial' | null; message?: string; serverOffset?: number } = {},
+    p: { lagBytes?: number; lagMs?: number; applied?: number; dropped?: number; errors?: number; resync?: 'full' | 'partial' | null; message?: string; serverOffset?: number; mode?: 'replication' | 'notifications'; lagKeys?: number } = {},
     at = T0,
   ): EngineEvent => {
     const serverOffset = p.serverOffset ?? 10_000;
@@ -105,6 +105,8 @@ export const ev = {
       dropped: p.dropped ?? 0,
       errors: p.errors ?? 0,
       ...(p.message !== undefined && { message: p.message }),
+      ...(p.mode !== undefined && { mode: p.mode }),
+      ...(p.lagKeys !== undefined && { lagKeys: p.lagKeys }),
       at,
     };
   },

@@ -341,7 +341,7 @@ export function runLive(run: RunState, e: EngineEventOf<'live'>): RunState {
 
 /** Streaming with nothing left to apply: the target holds every effect of the node's stream so far. */
 export function isCaughtUp(n: LiveNodeState): boolean {
-  return n.phase === 'streaming' && n.lagBytes === 0;
+  return n.phase === 'streaming' && n.lagBytes === 0 && (n.lagKeys ?? 0) === 0;
 }
 
 /** Every live node of the run, in source order, then node order. */

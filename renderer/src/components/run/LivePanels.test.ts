@@ -53,6 +53,18 @@ describe('LiveNodesPanel', () => {
     expect(out).not.toContain('data-testid="live-caught-up"');
   });
 
+  it('a source followed by keyspace notifications: best effort, its lag in keys, no offsets; caught up only with no key pending', () => {
+    live(ev.live('managed', NODE, 'streaming', { mode: 'notifications', lagBytes: 0, lagKeys: 42, lagMs: 900 }));
+    let out = html(LiveNodesPanel);
+    expect(out).toContain('data-testid="live-best-effort"');
+    expect(out).toContain('42 keys');
+    expect(out).not.toContain('offset 10,000');
+    expect(out).not.toContain('data-testid="live-caught-up"');
+    page.store.getState().applyEvent(app('run', 'r1', ev.live('managed', NODE, 'streaming', { mode: 'notifications', lagBytes: 0, lagKeys: 0, lagMs: 0 })));
+    out = html(LiveNodesPanel);
+    expect(out).toContain('data-testid="live-caught-up"');
+  });
+
   it('caught up: streaming with lag 0 says so', () => {
     live(ev.live('app', NODE, 'full-sync', { lagBytes: 0 }), ev.live('app', '127.0.0.1:6380', 'streaming', { lagBytes: 0 }));
     const out = html(LiveNodesPanel);

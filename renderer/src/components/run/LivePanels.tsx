@@ -29,6 +29,11 @@ function LiveNodeCard({ source, node }: { source: string; node: string }) {
         <span className={`badge st-${n.phase}`} data-testid="live-phase">
           {n.phase}
         </span>
+        {n.mode === 'notifications' && (
+          <span className="badge lvl-warn" data-testid="live-best-effort" title="The source refuses SYNC and PSYNC: followed by keyspace notifications, which can be lost; the cut-over verifies and repairs every key">
+            best effort
+          </span>
+        )}
         {caughtUp && (
           <span className="badge st-done" data-testid="live-caught-up" title="Streaming, and the target holds every command of the stream so far">
             caught up
@@ -39,9 +44,15 @@ function LiveNodeCard({ source, node }: { source: string; node: string }) {
         <span title="How the latest connection started: the whole dataset again (full), or from Ferry's offset (partial)">
           resync <b>{n.resync ?? '--'}</b>
         </span>
-        <span className={n.lagBytes > 0 ? 'warnText' : ''}>
-          lag <b data-testid="live-lag-bytes">{formatBytes(n.lagBytes)}</b> · <b data-testid="live-lag-time">{formatDuration(n.lagMs)}</b>
-        </span>
+        {n.mode === 'notifications' ? (
+          <span className={(n.lagKeys ?? 0) > 0 ? 'warnText' : ''}>
+            lag <b data-testid="live-lag-keys">{formatCount(n.lagKeys ?? 0)} keys</b> · <b data-testid="live-lag-time">{formatDuration(n.lagMs)}</b>
+          </span>
+        ) : (
+          <span className={n.lagBytes > 0 ? 'warnText' : ''}>
+            lag <b data-testid="live-lag-bytes">{formatBytes(n.lagBytes)}</b> · <b data-testid="live-lag-time">{formatDuration(n.lagMs)}</b>
+          </span>
+        )}
       </p>
       <p className="kv">
         <span>
@@ -54,9 +65,11 @@ function LiveNodeCard({ source, node }: { source: string; node: string }) {
           errors <b>{formatCount(n.errors)}</b>
         </span>
       </p>
-      <p className="muted mono" title="The server's replication offset, and the offset up to which the target holds every effect">
-        offset {formatCount(n.appliedOffset)} of {formatCount(n.serverOffset)}
-      </p>
+      {n.mode !== 'notifications' && (
+        <p className="muted mono" title="The server's replication offset, and the offset up to which the target holds every effect">
+          offset {formatCount(n.appliedOffset)} of {formatCount(n.serverOffset)}
+        </p>
+      )}
       {n.message && (
         <p className={n.phase === 'failed' ? 'error' : 'muted'} data-testid="live-message">
           {n.message}
