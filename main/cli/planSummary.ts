@@ -1,8 +1,7 @@
 import type { BigKey, CollisionGroup, EndpointFacts, PlanDocument, SourceAnalysis, Verdict } from '../../shared/plan.js';
 import { formatBytes, formatCount, formatDuration, formatMs, formatPercent, formatTimestamp } from '../../shared/format.js';
+import { clean, clip, columns, pack, showKey, wrap, WIDTH } from './terminalText.js';
 
-/** No line of the summary is wider than this. */
-const WIDTH = 120;
 const TOP_PREFIXES = 5;
 const TOP_BIG_KEYS = 10;
 const COLLISION_SAMPLES = 3;
@@ -42,79 +41,6 @@ export function formatPlanSummary(plan: PlanDocument): string {
 
 // ---------------------------------------------------------------------------------------------
 // Text helpers
-
-/** Text from the plan, safe for a terminal: no control characters (tabs and newlines become spaces). */
-function clean(text: string): string {
-  return text.replace(/[\t\n\r]/g, ' ').replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-/** A key for a terminal: quoted text, or its 0x-hex as it is. */
-function showKey(key: string, keyHex: string): string {
-  if (key.startsWith('0x') && key.slice(2) === keyHex && keyHex !== '') return key;
-  return clean(JSON.stringify(key));
-}
-
-function clip(text: string, width: number): string {
-  return text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text;
-}
-
-/** Word-wraps `text` to WIDTH: the first line after `first`, the following ones after `indent` spaces. */
-function wrap(text: string, first: string, indent: number): string[] {
-  const lines: string[] = [];
-  let line = first;
-  let empty = true;
-  const pad = ' '.repeat(indent);
-  for (let word of text.split(/ +/).filter(Boolean)) {
-    while (true) {
-      const candidate = empty ? line + word : `${line} ${word}`;
-      if (candidate.length <= WIDTH) {
-        line = candidate;
-        empty = false;
-        break;
-      }
-      if (empty) {
-        // A word longer than a whole line: cut it.
-        const room = Math.max(1, WIDTH - line.length);
-        lines.push(line + word.slice(0, room));
-        word = word.slice(room);
-        line = pad;
-        continue;
-      }
-      lines.push(line);
-      line = pad;
-      empty = true;
-    }
-  }
-  if (!empty || lines.length === 0) lines.push(line);
-  return lines;
-}
-
-/** Packs parts into lines of at most WIDTH, separated by `sep`; continuation lines indented. */
-function pack(parts: string[], first: string, indent: number, sep = '  '): string[] {
-  const lines: string[] = [];
-  let line = first;
-  let empty = true;
-  for (const part of parts) {
-    const candidate = empty ? line + part : `${line}${sep}${part}`;
-    if (candidate.length <= WIDTH || empty) {
-      line = candidate;
-      empty = false;
-    } else {
-      lines.push(line);
-      line = ' '.repeat(indent) + part;
-    }
-  }
-  lines.push(line);
-  return lines;
-}
-
-/** Rows as aligned columns; `right` lists the columns aligned right. The last column is not padded. */
-function columns(rows: string[][], right: number[], indent: number): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map(
-    (r) => ' '.repeat(indent) + r.map((c, i) => (i === r.length - 1 ? c : right.includes(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd(),
-  );
-}
 
 function estimate(ms: number | null): string {
   return ms === null ? 'unknown' : formatDuration(ms);

@@ -1,8 +1,7 @@
 import type { RdbInspection } from '../../shared/rdb.js';
 import { formatBytes, formatCount, formatMs, formatPercent, formatTimestamp } from '../../shared/format.js';
+import { clean, clip, columns, showKey, wrap, WIDTH } from './terminalText.js';
 
-/** No line of the summary is wider than this. */
-const WIDTH = 120;
 
 /**
  * `ferry rdb inspect` for a terminal: the file and who wrote it, aux fields, functions, totals, dbs,
@@ -34,48 +33,6 @@ export function formatRdbSummary(r: RdbInspection): string {
 
 // ---------------------------------------------------------------------------------------------
 // Text helpers
-
-function clean(text: string): string {
-  return text.replace(/[\t\n\r]/g, ' ').replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-/** A key for a terminal: quoted text, or its 0x-hex as it is. */
-function showKey(key: string, keyHex: string): string {
-  const body = key.endsWith('…') ? key.slice(2, -1) : key.slice(2);
-  if (key.startsWith('0x') && body !== '' && keyHex.startsWith(body)) return key;
-  return clean(JSON.stringify(key));
-}
-
-function clip(text: string, width: number): string {
-  return text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text;
-}
-
-/** Word-wraps `text` to WIDTH: the first line after `first`, the following ones after `indent` spaces. */
-function wrap(text: string, first: string, indent: number): string[] {
-  const lines: string[] = [];
-  let line = first;
-  let empty = true;
-  for (const word of text.split(/ +/).filter(Boolean)) {
-    const candidate = empty ? line + word : `${line} ${word}`;
-    if (candidate.length <= WIDTH || empty) {
-      line = candidate;
-      empty = false;
-    } else {
-      lines.push(line);
-      line = ' '.repeat(indent) + word;
-    }
-  }
-  lines.push(line);
-  return lines;
-}
-
-/** Rows as aligned columns; `right` lists the columns aligned right. The last column is not padded. */
-function columns(rows: string[][], right: number[], indent: number): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map(
-    (r) => ' '.repeat(indent) + r.map((c, i) => (i === r.length - 1 ? c : right.includes(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd(),
-  );
-}
 
 /** A table whose last column may be long: it is wrapped under itself. */
 function table(rows: string[][], right: number[], indent: number): string[] {

@@ -1,10 +1,10 @@
 // `ferry run` killed with SIGKILL in the middle of a big copy, then `--resume`: the target ends up
 // equal to the source, and the resumed run never takes its own earlier writes for conflicts.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../support/redisServers.js';
+import { pipe, resp, type Arg } from '../support/redisPipe.js';
 import { parseEvents, runFerry, spawnFerry, stackTraceLines, tmpDir, writeJob, type FerryResult } from '../support/cli.js';
 import { rng } from '../../main/engine/sandbox/sandboxData.js';
 
@@ -23,36 +23,8 @@ async function server(): Promise<RedisServer> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Filling a source fast: RESP generated here, sent through `redis-cli --pipe`.
+// Filling a source fast: RESP sent through `redis-cli --pipe` (test/support/redisPipe.ts).
 // ---------------------------------------------------------------------------------------------
-
-type Arg = string | Buffer | number;
-
-function resp(args: Arg[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
-/** Sends commands with `redis-cli --pipe`; rejects unless every reply arrived without an error. */
-function pipe(port: number, commands: Buffer[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('redis-cli', ['-p', String(port), '--pipe'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const m = /errors: (\d+), replies: (\d+)/.exec(out);
-      if (code === 0 && m && m[1] === '0' && Number(m[2]) === commands.length) resolve();
-      else reject(new Error(`redis-cli --pipe failed (exit ${code}): ${out}`));
-    });
-    child.stdin.end(Buffer.concat(commands));
-  });
-}
 
 const HOUR = 3_600_000;
 

@@ -3,7 +3,6 @@
 // Redis 2.4 to 8.0, several files and a live server merged into one target, a run killed with
 // SIGKILL in the middle of a 200,000-key file and resumed, big strings streamed from the file, and
 // the files a user can get wrong (missing, corrupt, a module type).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { crc64, readRdb } from '../../main/engine/rdb/index.js';
 import { describeDifference, valuesEqual, type LogicalValue } from '../../main/engine/values/logicalValue.js';
 import { readValue } from '../../main/engine/values/readValue.js';
 import { startRedis, type RedisServer } from '../support/redisServers.js';
+import { pipe, resp, type Arg } from '../support/redisPipe.js';
 import { jobFromYaml, migrate, totalDifferences, verify } from '../support/engineRun.js';
 import { chunked, corruptFiles, expectedLogical, FIXTURES, loadMeta, loadRecords, moduleId, rdbFileOf, rdbLen, rdbStr, VERSIONS } from '../support/rdbFixtures.js';
 import { parseEvents, runFerry, spawnFerry, stackTraceLines, tmpDir, writeJob } from '../support/cli.js';
@@ -399,32 +399,6 @@ describe('missing, corrupt and unsupported files', () => {
 // A 200,000-key file: killed with SIGKILL and resumed; speed against the scan path
 // ---------------------------------------------------------------------------------------------
 
-type Arg = string | number | Buffer;
-
-function resp(args: Arg[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
-function pipe(port: number, commands: Buffer[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('redis-cli', ['-p', String(port), '--pipe'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const m = /errors: (\d+), replies: (\d+)/.exec(out);
-      if (code === 0 && m && m[1] === '0' && Number(m[2]) === commands.length) resolve();
-      else reject(new Error(`redis-cli --pipe failed (exit ${code}): ${out}`));
-    });
-    child.stdin.end(Buffer.concat(commands));
-  });
-}
 
 /** 200,000 keys in dbs 0 and 2: strings (a fifth with TTLs of hours), hashes, lists, sets, zsets, streams. */
 async function fill(port: number): Promise<number> {

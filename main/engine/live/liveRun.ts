@@ -6,8 +6,9 @@ import { tlsForRealHost } from '../endpoints/endpoint.js';
 import { parseInfo } from '../endpoints/serverFacts.js';
 import type { EventBus } from '../events/eventBus.js';
 import { KeyFilter } from '../filters/keyFilter.js';
-import { LatencyProbes } from '../pacing/latencyProbe.js';
-import { createPace, type Pace } from '../pacing/pace.js';
+import type { LatencyProbes } from '../pacing/latencyProbe.js';
+import type { Pace } from '../pacing/pace.js';
+import { runPacing } from '../pacing/runPacing.js';
 import type { LoadedJob } from '../job/loadJob.js';
 import { ReplicationError, type ReplicationPosition } from '../replication/index.js';
 import { RedisConnection } from '../resp/connection.js';
@@ -68,13 +69,7 @@ export async function runLive(loaded: LoadedJob, opts: RunOptions, bus: EventBus
   const tunnels = await TunnelSet.forJob(job, tunnelOptions(opts.tunnels, bus));
   let staging: StagingSet | null = null;
   // Full syncs are paced like a bulk copy (latency guard on the target); the stream is not: it must keep up.
-  const pace = createPace(job);
-  const probes = new LatencyProbes({
-    budgetMs: job.options.latencyBudgetMs,
-    guard: pace.guard,
-    onEvent: (event) => bus.emit(event),
-    onWarning: (message) => bus.emit({ type: 'warning', message, at: Date.now() }),
-  });
+  const { pace, probes } = runPacing(job, bus);
   const state: LiveState = { nodes: [], latest: new Map() };
   const save = () => {
     for (const n of state.nodes) {

@@ -20,8 +20,9 @@ import { StagingSet } from '../staging/stagingSet.js';
 import { verifyJob } from '../verify/verifier.js';
 import { atLeast } from '../endpoints/serverFacts.js';
 import type { LatencySummary } from '../../../shared/events.js';
-import { LatencyProbes } from '../pacing/latencyProbe.js';
-import { createPace, type Pace } from '../pacing/pace.js';
+import type { LatencyProbes } from '../pacing/latencyProbe.js';
+import type { Pace } from '../pacing/pace.js';
+import { runPacing } from '../pacing/runPacing.js';
 import { TunnelSet, tunnelOptions, type TunnelChoices } from '../tunnels/tunnelSet.js';
 import { TunnelError } from '../tunnels/sshTunnel.js';
 
@@ -94,13 +95,7 @@ export async function runMigration(loaded: LoadedJob, opts: RunOptions, bus: Eve
   }
   if (opts.resume) restartStaged(checkpoint, staging, bus);
   const paths: EndpointPaths = { tunnels, staging };
-  const pace = createPace(job);
-  const probes = new LatencyProbes({
-    budgetMs: job.options.latencyBudgetMs,
-    guard: pace.guard,
-    onEvent: (event) => bus.emit(event),
-    onWarning: (message) => bus.emit({ type: 'warning', message, at: Date.now() }),
-  });
+  const { pace, probes } = runPacing(job, bus);
   try {
     const shared = { paths, probes, pace, probesStarted: false };
     if (opts.resume) resetErrors(checkpoint);
